@@ -1,0 +1,766 @@
+"""Run history as git commits on refs under ``refs/flowyml/`` (DESIGN invariant 4).
+
+This layer knows nothing about pipelines: it stores plain files (a manifest, say)
+as one commit per call on a ref, lists and finds those commits, and reads them back.
+``git log refs/flowyml/runs/<name>`` in any git client shows the same history.
+
+How writes stay safe:
+
+* Only dulwich plumbing is used (``Blob``, ``Tree``, ``Commit``,
+  ``object_store.add_object``, ``refs.set_if_equals``): the user's branches, index,
+  work tree and HEAD are never read or written and no hook runs. Objects are written
+  loose, one file each (``add_objects`` would make a pack per call, which made
+  history walks 30x slower), and fsynced before the ref moves.
+* A ref moves only by compare-and-swap. Losing the race re-parents the new commit on
+  the new tip and tries again with backoff; :class:`~flowyml.errors.RefConflict` is
+  raised only when the ref stays busy for ``retry_deadline`` seconds.
+* Writers of one ref first take a per-ref OS lock (``flock`` through ``filelock``,
+  in ``<git dir>/flowyml/locks/``) so they queue instead of spinning on git's
+  ``<ref>.lock``, which fails at once when held. The kernel drops that OS lock when
+  its holder dies, and the holder writes its pid into the lock file and truncates it
+  on the way out, so a non-empty lock file found on entry means the previous holder
+  died inside: any ``<ref>.lock`` older than our entry is its leftover and is removed
+  at once. A ``<ref>.lock`` with no such evidence (a killed ``git`` or an old
+  flowyml) is removed once it is ``stale_lock_seconds`` old: git holds a ref lock for
+  milliseconds, so an old one has no live owner.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import shutil
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from flowyml.errors import HistoryError, ObjectNotFound, RefConflict, RunNotFound
+from flowyml.store.refnames import ROOT, RUNS_PREFIX, check_ref
+from flowyml.store.runindex import (
+    CommitFacts,
+    RunEntry,
+    RunIndex,
+    compose_message,
+    match_commit,
+    match_run_id,
+    newest,
+    parse_trailers,
+    with_trailer,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator, Mapping
+
+    from dulwich.objects import ShaFile
+    from dulwich.repo import Repo
+
+__all__ = ["CommitInfo", "History", "RunEntry"]
+
+IDENTITY = b"flowyml <flowyml@localhost>"
+_ZERO = b"0" * 40
+_HEX_SHA = re.compile(r"^[0-9a-f]{40}$")
+_FILE_MODE = 0o100644
+_TREE_MODE = 0o040000
+
+
+class _Unset:
+    """Marker for "no expected value given" in :meth:`History.set_ref`."""
+
+
+_ANY = _Unset()
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    """One commit of a ref's history.
+
+    Attributes:
+        sha: the commit id (hex).
+        message: the full commit message.
+        time: commit time, seconds since the epoch.
+        parents: parent commit ids, first parent first.
+        tree: the commit's tree id.
+        author_time: author time (``author_time`` given to :meth:`History.record`).
+    """
+
+    sha: str
+    message: str
+    time: int
+    parents: tuple[str, ...]
+    tree: str
+    author_time: int
+
+    @property
+    def summary(self) -> str:
+        """The first line of the message."""
+        return self.message.split("\n", 1)[0]
+
+    @property
+    def trailers(self) -> dict[str, str]:
+        """The message's ``Key: value`` trailers."""
+        return dict(parse_trailers(self.message))
+
+
+class History:
+    """Commits on ``refs/flowyml/*`` refs of one git repository.
+
+    Use :meth:`open` to find or create the repository; close it with :meth:`close`
+    or a ``with`` block.
+
+    Args:
+        git_dir: a bare repository, a ``.git`` folder, or a work tree holding ``.git``.
+        durable: fsync every object before the ref that names it moves.
+        serialize_writers: queue writers of a ref behind a per-ref OS lock. Turn off
+            only on file systems without working ``flock``; compare-and-swap keeps
+            every commit either way.
+        stale_lock_seconds: age after which a ``.lock`` file with no live owner
+            evidence is taken as left by a dead process and removed.
+        retry_deadline: seconds to keep retrying a busy ref before RefConflict.
+
+    Attributes:
+        git_dir: the repository's (common) git folder, where ``refs/flowyml/`` live.
+    """
+
+    def __init__(
+        self,
+        git_dir: str | os.PathLike[str],
+        *,
+        durable: bool = True,
+        serialize_writers: bool = True,
+        stale_lock_seconds: float = 10.0,
+        retry_deadline: float = 30.0,
+    ) -> None:
+        from dulwich.errors import NotGitRepository
+        from dulwich.repo import Repo
+
+        try:
+            self._repo: Repo = Repo(os.fspath(git_dir))
+        except NotGitRepository as exc:
+            raise HistoryError(f"{os.fspath(git_dir)!r} is not a git repository") from exc
+        # Object files are fsynced; their folder entries are not: ext4 and xfs journal
+        # renames in order, so once the ref's rename is durable the objects' are too.
+        self._repo.object_store.fsync_object_files = durable
+        self.git_dir = os.path.abspath(self._repo.commondir())
+        self._own_dir = os.path.join(self.git_dir, "flowyml")
+        self._serialize = serialize_writers
+        self._stale = stale_lock_seconds
+        self._deadline = retry_deadline
+        self._index = RunIndex(os.path.join(self._own_dir, "runindex.msgpack"))
+        self._index_lock = threading.RLock()
+
+    # -- opening -------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        start_dir: str | os.PathLike[str],
+        metadata_path: str | os.PathLike[str] | None = None,
+        **options: Any,
+    ) -> History:
+        """Open the history repository for a project.
+
+        Args:
+            start_dir: the project folder (or any folder inside it).
+            metadata_path: a bare repository to use (created if missing) instead of
+                looking for one.
+            **options: passed to :class:`History`.
+
+        Returns:
+            The history of, in order of preference: the bare repository at
+            ``metadata_path``; the nearest enclosing git repository (a ``.git``
+            folder or a worktree's ``.git`` file) or ``.flowyml/history.git``
+            folder, looking upward from ``start_dir``; or a new bare repository at
+            ``<start_dir>/.flowyml/history.git``.
+
+        Raises:
+            HistoryError: the folder found is not a usable git repository.
+        """
+        if metadata_path is not None:
+            return cls(_ensure_bare(os.path.abspath(metadata_path)), **options)
+        found = _discover(os.path.abspath(start_dir))
+        if found is None:
+            found = _ensure_bare(os.path.join(os.path.abspath(start_dir), ".flowyml", "history.git"))
+        return cls(found, **options)
+
+    def close(self) -> None:
+        """Release the repository's open files (pack maps)."""
+        self._repo.close()
+
+    def __enter__(self) -> History:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- writing -------------------------------------------------------------
+
+    def record(
+        self,
+        ref: str,
+        tree_files: Mapping[str, bytes],
+        message: str,
+        *,
+        parents_extra: Iterable[str] = (),
+        author_time: float | None = None,
+        run_id: str | None = None,
+        trailers: Mapping[str, str] | None = None,
+    ) -> str:
+        """Commit ``tree_files`` on top of ``ref`` and move the ref there.
+
+        Args:
+            ref: a ref under ``refs/flowyml/`` (see :mod:`flowyml.store.refnames`).
+            tree_files: path -> bytes; ``a/b.json`` makes a subfolder ``a``.
+            message: the readable summary (first line) and body.
+            parents_extra: more parent commits after the ref's tip (must exist).
+            author_time: seconds since the epoch for the author date (default now).
+            run_id: hex run id, added as a ``Flowyml-Run-Id`` trailer.
+            trailers: more ``Key: value`` trailers, listed by :meth:`list_runs`.
+
+        Returns:
+            The new commit's id (hex).
+
+        Raises:
+            ValueError: a bad ref, path, run id, trailer or parent.
+            RefConflict: the ref stayed busy for ``retry_deadline`` seconds.
+        """
+        from dulwich.objects import Commit
+
+        ref_b = check_ref(ref).encode()
+        extra = [self._existing_commit(p) for p in parents_extra]
+        body = compose_message(message, run_id, trailers or {})
+        tree_id = self._write_tree(tree_files)
+        when = time.time() if author_time is None else author_time
+
+        def attempt(old: bytes | None) -> bytes:
+            commit = Commit()
+            commit.tree = tree_id
+            first = [old] if old is not None else []
+            commit.parents = first + [p for p in dict.fromkeys(extra) if p not in first]
+            commit.author = commit.committer = IDENTITY
+            now = time.time()
+            commit.commit_time, commit.commit_timezone = int(now), _utc_offset(now)
+            commit.author_time, commit.author_timezone = int(when), _utc_offset(when)
+            commit.message = body
+            self._add(commit)
+            return commit.id
+
+        return self._move_ref(ref_b, attempt)[1].decode()
+
+    def set_ref(self, ref: str, sha: str, *, expected: str | None | _Unset = _ANY) -> None:
+        """Point ``ref`` at an existing commit, by compare-and-swap.
+
+        Args:
+            ref: a ref under ``refs/flowyml/``.
+            sha: the commit to point at.
+            expected: the tip the ref must have now (None: must not exist). When not
+                given, whatever tip it has is replaced.
+
+        Raises:
+            RefConflict: the ref's tip is not ``expected``, or it stayed busy.
+            ValueError: a bad ref, or ``sha`` is not a commit in the repository.
+        """
+        ref_b = check_ref(ref).encode()
+        new = self._existing_commit(sha)
+        self._move_ref(ref_b, lambda _old: new, _expected_bytes(ref, expected))
+
+    def delete_ref(self, ref: str, *, expected: str | None | _Unset = _ANY) -> bool:
+        """Delete ``ref``, by compare-and-swap; its commits stay until ``git gc``.
+
+        Args:
+            ref: a ref under ``refs/flowyml/``.
+            expected: the tip the ref must have now; when not given, any tip.
+
+        Returns:
+            True if the ref existed and was deleted, False if it did not exist.
+
+        Raises:
+            RefConflict: the ref's tip is not ``expected``, or it stayed busy.
+        """
+        ref_b = check_ref(ref).encode()
+        if self.tip(ref) is None and isinstance(expected, _Unset):
+            return False
+        old, _new = self._move_ref(ref_b, lambda _old: None, _expected_bytes(ref, expected))
+        return old is not None
+
+    def _move_ref(
+        self, ref: bytes, make_new: Any, expected: bytes | None | _Unset = _ANY
+    ) -> tuple[bytes | None, bytes | None]:
+        """The compare-and-swap loop shared by every ref update; returns (old, new)."""
+        from dulwich.file import FileLocked
+
+        backoff = _Backoff(self._deadline, ref)
+        with _RefLock(self._ref_lock_path(ref), self._serialize, backoff) as held:
+            while True:
+                old = self._read_tip(ref)
+                if not isinstance(expected, _Unset) and old != expected:
+                    raise RefConflict(
+                        f"{ref.decode()} is at {_show(old)}, not the expected {_show(expected)}"
+                    )
+                new = make_new(old)
+                if new is None and old is None:
+                    return old, new  # deleting what is already gone
+                try:
+                    if self._swap(ref, old, new):
+                        return old, new
+                except FileLocked as exc:
+                    self._clear_if_stale(exc.lockfilename, held)
+                except (FileExistsError, NotADirectoryError, IsADirectoryError) as exc:
+                    # git cannot hold both refs/x and refs/x/y (a file and a folder).
+                    raise HistoryError(
+                        f"{ref.decode()} clashes with an existing ref above or below it"
+                    ) from exc
+                backoff.wait()
+
+    def _swap(self, ref: bytes, old: bytes | None, new: bytes | None) -> bool:
+        """One compare-and-swap (or compare-and-delete) of a ref."""
+        refs = self._repo.refs
+        now = time.time()
+        log = {"committer": IDENTITY, "timestamp": int(now), "timezone": _utc_offset(now)}
+        if new is None:
+            return bool(refs.remove_if_equals(ref, old or _ZERO, message=b"flowyml: delete", **log))
+        # dulwich appends to logs/<ref> and makes its folder with a bare mkdir, which
+        # fails when two writers create it at once; exist_ok here cannot.
+        os.makedirs(os.path.join(self.git_dir, "logs", *ref.decode().split("/")[:-1]), exist_ok=True)
+        return bool(refs.set_if_equals(ref, old or _ZERO, new, message=b"flowyml: record", **log))
+
+    def _clear_if_stale(self, lock_file: str | bytes, held: _RefLock | None) -> None:
+        """Remove a ``.lock`` file that no live process owns (see module docstring)."""
+        try:
+            mtime = os.stat(lock_file).st_mtime
+        except FileNotFoundError:
+            return  # released meanwhile: just retry
+        orphan = held is not None and held.inherited and mtime <= held.acquired_at
+        if orphan or time.time() - mtime > self._stale:
+            try:
+                os.remove(lock_file)
+            except FileNotFoundError:
+                pass
+
+    def _ref_lock_path(self, ref: bytes) -> str:
+        import hashlib
+
+        return os.path.join(self._own_dir, "locks", hashlib.sha1(ref).hexdigest() + ".lock")
+
+    def _write_tree(self, tree_files: Mapping[str, bytes]) -> bytes:
+        """Write blobs and (nested) trees for ``tree_files``; return the root tree id."""
+        from dulwich.objects import Blob, Tree
+
+        nested: dict = {}
+        for path, data in tree_files.items():
+            *folders, name = _split_path(path)
+            node = nested
+            for folder in folders:
+                node = node.setdefault(folder, {})
+                if not isinstance(node, dict):
+                    raise ValueError(f"tree path {path!r} runs through a file")
+            if name in node:
+                raise ValueError(f"tree path {path!r} is both a file and a folder")
+            node[name] = bytes(data)
+
+        def build(node: dict) -> bytes:
+            tree = Tree()
+            for name, value in node.items():
+                if isinstance(value, dict):
+                    tree.add(name.encode(), _TREE_MODE, build(value))
+                else:
+                    blob = Blob.from_string(value)
+                    self._add(blob)
+                    tree.add(name.encode(), _FILE_MODE, blob.id)
+            self._add(tree)
+            return tree.id
+
+        return build(nested)
+
+    def _add(self, obj: ShaFile) -> None:
+        """Write one loose object; an existing copy counts as success."""
+        from dulwich.file import FileLocked
+
+        store = self._repo.object_store
+        backoff = _Backoff(self._deadline, obj.id)
+        while True:
+            try:
+                store.add_object(obj)
+                return
+            except FileLocked as exc:
+                # A peer writing the same object, or a write killed midway.
+                if store.contains_loose(obj.id):
+                    return
+                self._clear_if_stale(exc.lockfilename, None)
+            backoff.wait()
+
+    # -- reading -------------------------------------------------------------
+
+    def tip(self, ref: str) -> str | None:
+        """The commit ``ref`` points at, or None if it does not exist."""
+        found = self._read_tip(check_ref(ref).encode())
+        return found.decode() if found is not None else None
+
+    def _read_tip(self, ref: bytes) -> bytes | None:
+        try:
+            return self._repo.refs[ref]
+        except KeyError:
+            return None
+
+    def refs(self, prefix: str = ROOT) -> dict[str, str]:
+        """Every ref whose name starts with ``prefix``, mapped to its commit.
+
+        Args:
+            prefix: a ref prefix such as ``"refs/flowyml/runs/"``.
+
+        Returns:
+            ``{ref: sha}`` with full ref names.
+        """
+        base = prefix[: prefix.rfind("/") + 1]
+        found = self._repo.refs.as_dict(base.encode())
+        full = {base + name.decode(): sha.decode() for name, sha in found.items()}
+        return {ref: sha for ref, sha in full.items() if ref.startswith(prefix)}
+
+    def commit(self, sha: str) -> CommitInfo:
+        """Read one commit.
+
+        Raises:
+            ObjectNotFound: no commit with this id.
+        """
+        return _commit_info(self._commit_object(sha))
+
+    def _commit_object(self, sha: str) -> Any:
+        from dulwich.objects import Commit
+
+        obj = self._object(sha)
+        if not isinstance(obj, Commit):
+            raise ObjectNotFound(sha, where="history (not a commit)")
+        return obj
+
+    def log(
+        self, ref: str, limit: int | None = None, skip: int = 0, *, first_parent: bool = True
+    ) -> Iterator[CommitInfo]:
+        """The commits of ``ref``, newest first.
+
+        Args:
+            ref: a ref under ``refs/flowyml/``.
+            limit: stop after this many commits.
+            skip: leave out this many newest commits first.
+            first_parent: follow only first parents (the runs recorded on this ref);
+                False walks every reachable commit by date, like ``git log``.
+
+        Yields:
+            One :class:`CommitInfo` per commit; nothing if the ref does not exist.
+        """
+        tip = self.tip(ref)
+        if tip is None or limit == 0:
+            return
+        commits = self._first_parents(tip) if first_parent else self._all_reachable(tip)
+        for count, obj in enumerate(commits):
+            if count < skip:
+                continue
+            if limit is not None and count >= skip + limit:
+                return
+            yield _commit_info(obj)
+
+    def _first_parents(self, sha: str) -> Iterator[Any]:
+        current: str | None = sha
+        while current is not None:
+            obj = self._commit_object(current)
+            yield obj
+            current = obj.parents[0].decode() if obj.parents else None
+
+    def _all_reachable(self, sha: str) -> Iterator[Any]:
+        for entry in self._repo.get_walker(include=[sha.encode()]):
+            yield entry.commit
+
+    def read(self, commit_sha: str, path: str) -> bytes:
+        """The bytes of file ``path`` in a commit's tree.
+
+        Raises:
+            ObjectNotFound: no such commit, or no such file in it.
+        """
+        from dulwich.objects import Tree
+
+        obj = self._object(self._tree_id(commit_sha))
+        for name in _split_path(path):
+            if not isinstance(obj, Tree) or name.encode() not in obj:
+                raise ObjectNotFound(f"{commit_sha}:{path}", where="history")
+            obj = self._object(obj[name.encode()][1].decode())
+        if isinstance(obj, Tree):
+            raise ObjectNotFound(f"{commit_sha}:{path}", where="history (a folder)")
+        return obj.as_raw_string()
+
+    def read_tree_files(self, commit_sha: str) -> dict[str, bytes]:
+        """Every file of a commit's tree, ``{path: bytes}`` with ``/`` separators.
+
+        Raises:
+            ObjectNotFound: no such commit.
+        """
+        files: dict[str, bytes] = {}
+
+        def walk(tree_id: str, prefix: str) -> None:
+            for item in self._object(tree_id).iteritems():
+                name = prefix + item.path.decode()
+                if item.mode == _TREE_MODE:
+                    walk(item.sha.decode(), name + "/")
+                else:
+                    files[name] = self._object(item.sha.decode()).as_raw_string()
+
+        walk(self._tree_id(commit_sha), "")
+        return files
+
+    def _tree_id(self, commit_sha: str) -> str:
+        known = self._index.tree_of(commit_sha)
+        if known is not None:
+            return known
+        return self.commit(commit_sha).tree
+
+    def _object(self, sha: str) -> ShaFile:
+        try:
+            return self._repo.object_store[sha.encode()]
+        except (KeyError, ValueError) as exc:
+            raise ObjectNotFound(sha, where="history") from exc
+
+    def _existing_commit(self, sha: str) -> bytes:
+        from dulwich.objects import Commit
+
+        if not isinstance(sha, str) or not _HEX_SHA.match(sha):
+            raise ValueError(f"not a full commit id: {sha!r}")
+        try:
+            obj = self._repo.object_store[sha.encode()]
+        except KeyError:
+            obj = None
+        if not isinstance(obj, Commit):
+            raise ValueError(f"{sha} is not a commit in {self.git_dir}")
+        return sha.encode()
+
+    # -- finding runs (through the index) --------------------------------------
+
+    def list_runs(self, ref_prefix: str = RUNS_PREFIX, limit: int | None = 50) -> list[RunEntry]:
+        """The newest runs across every ref under ``ref_prefix``.
+
+        Args:
+            ref_prefix: which refs to list.
+            limit: how many to return (None: all).
+
+        Returns:
+            Newest first by commit time; within one second, each ref keeps its own
+            order and refs are taken by name.
+        """
+        return newest(self._rows(ref_prefix), limit)
+
+    def find(self, trailer: str, value_prefix: str, ref_prefix: str = RUNS_PREFIX) -> list[RunEntry]:
+        """Commits whose trailer ``trailer`` starts with ``value_prefix``, newest first.
+
+        Args:
+            trailer: a trailer name, for example ``"Flowyml-Run-Id"``.
+            value_prefix: the start of the value (the whole value matches too).
+            ref_prefix: which refs to search.
+        """
+        return with_trailer(self._rows(ref_prefix), trailer, value_prefix)
+
+    def find_run(self, run_id_prefix: str, ref_prefix: str = RUNS_PREFIX) -> tuple[str, str]:
+        """The ref and commit of the run whose id starts with ``run_id_prefix``.
+
+        When one run id was recorded more than once (a resumed run), the newest
+        commit wins.
+
+        Raises:
+            RunNotFound: no run id starts with the prefix.
+            AmbiguousRunId: several different run ids start with it.
+        """
+        entry = match_run_id(self._rows(ref_prefix), run_id_prefix, ref_prefix)
+        return entry.ref, entry.sha
+
+    def resolve(self, rev: str) -> str:
+        """The commit named by a ref, a run id prefix or a commit id prefix.
+
+        Args:
+            rev: a full ref (``refs/flowyml/...``), a ref relative to
+                ``refs/flowyml/`` (``runs/train``), a run id prefix, or a commit id
+                prefix of at least 4 hex digits; searched in that order.
+
+        Raises:
+            RunNotFound: nothing matches.
+            AmbiguousRunId: the prefix matches several commits.
+        """
+        for ref in (rev, ROOT + rev):
+            if ref.startswith(ROOT):
+                try:
+                    tip = self.tip(ref)
+                except ValueError:
+                    tip = None
+                if tip is not None:
+                    return tip
+        try:
+            return self.find_run(rev, ref_prefix=ROOT)[1]
+        except RunNotFound:
+            pass
+        found = match_commit(self._rows(ROOT), rev)
+        if found is None:
+            raise RunNotFound(f"{rev!r} names no flowyml ref, run or commit")
+        return found
+
+    def rebuild_index(self) -> int:
+        """Forget the run index and rebuild it from every ref under ``refs/flowyml/``.
+
+        Returns:
+            The number of commits indexed.
+        """
+        with self._index_lock:
+            self._index.forget()
+            return sum(1 for _ in self._rows(ROOT))
+
+    def _rows(self, ref_prefix: str) -> list[tuple[str, int, list]]:
+        """Index rows under ``ref_prefix``, after catching up with the refs."""
+        with self._index_lock:
+            self._index.sync(self.refs(ref_prefix), lambda r: r.startswith(ref_prefix), self._facts)
+            return list(self._index.rows(lambda r: r.startswith(ref_prefix)))
+
+    def _facts(self, sha: str) -> CommitFacts | None:
+        try:
+            info = self.commit(sha)
+        except ObjectNotFound:
+            return None
+        return CommitFacts(info.tree, info.time, info.parents, info.message)
+
+
+# -- helpers ---------------------------------------------------------------------
+
+
+def _commit_info(obj: Any) -> CommitInfo:
+    """A :class:`CommitInfo` from a dulwich commit."""
+    return CommitInfo(
+        sha=obj.id.decode(),
+        message=obj.message.decode("utf-8", "replace"),
+        time=obj.commit_time,
+        parents=tuple(p.decode() for p in obj.parents),
+        tree=obj.tree.decode(),
+        author_time=obj.author_time,
+    )
+
+
+def _show(sha: bytes | None | _Unset) -> str:
+    return "nothing" if sha is None else sha.decode() if isinstance(sha, bytes) else "?"
+
+
+def _expected_bytes(ref: str, expected: str | None | _Unset) -> bytes | None | _Unset:
+    if isinstance(expected, _Unset) or expected is None:
+        return expected
+    if not _HEX_SHA.match(expected):
+        raise ValueError(f"expected tip for {ref} is not a full commit id: {expected!r}")
+    return expected.encode()
+
+
+def _utc_offset(when: float) -> int:
+    """The local time zone's offset east of UTC, in seconds, at ``when``."""
+    return time.localtime(when).tm_gmtoff or 0
+
+
+def _split_path(path: str) -> list[str]:
+    """Split a tree path and refuse names git (or ``fsck --strict``) rejects."""
+    if not isinstance(path, str) or not path:
+        raise ValueError(f"tree path must be a non-empty string, not {path!r}")
+    parts = path.split("/")
+    for part in parts:
+        if part in ("", ".", "..") or part.lower() == ".git" or "\0" in part:
+            raise ValueError(f"tree path {path!r} has a forbidden component {part!r}")
+    return parts
+
+
+def _discover(start: str) -> str | None:
+    """The nearest enclosing repository flowyml may use, looking upward."""
+    folder = start
+    while True:
+        if os.path.exists(os.path.join(folder, ".git")):
+            return folder
+        own = os.path.join(folder, ".flowyml", "history.git")
+        if os.path.isdir(own):
+            return own
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return None
+        folder = parent
+
+
+def _ensure_bare(path: str) -> str:
+    """Create a bare repository at ``path`` unless one is there (safe to race)."""
+    if os.path.isdir(path):
+        return path
+    from dulwich.repo import Repo
+
+    parent = os.path.dirname(path)
+    os.makedirs(parent, exist_ok=True)
+    # Build it aside and rename it into place, so a peer never sees half a repository.
+    staging = tempfile.mkdtemp(prefix=".history-", dir=parent)
+    Repo.init_bare(staging).close()
+    try:
+        os.rename(staging, path)
+    except OSError:
+        shutil.rmtree(staging, ignore_errors=True)
+        if not os.path.isdir(path):
+            raise
+    return path
+
+
+class _Backoff:
+    """Jittered exponential sleeps until a deadline, then RefConflict."""
+
+    def __init__(self, deadline: float, what: bytes) -> None:
+        self._until = time.monotonic() + deadline
+        self._what = what
+        self._tries = 0
+
+    def wait(self) -> None:
+        self._tries += 1
+        if time.monotonic() > self._until:
+            raise RefConflict(
+                f"{self._what.decode()} stayed busy through {self._tries} attempts; "
+                "another process keeps it locked or keeps moving it"
+            )
+        time.sleep(random.uniform(0.5, 1.0) * min(0.05, 0.0005 * 2 ** min(self._tries, 10)))
+
+
+class _RefLock:
+    """The per-ref OS lock that queues flowyml writers (see module docstring)."""
+
+    def __init__(self, path: str, enabled: bool, backoff: _Backoff) -> None:
+        self._path = path
+        self._enabled = enabled
+        self._backoff = backoff
+        self._fd: int | None = None
+        self.inherited = False  # the previous holder died while holding it
+        self.acquired_at = 0.0
+
+    def __enter__(self) -> _RefLock:
+        if not self._enabled:
+            return self
+        from filelock import lock_descriptor
+
+        os.makedirs(os.path.dirname(self._path), exist_ok=True)
+        fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            while not lock_descriptor(fd, blocking=False):
+                self._backoff.wait()
+        except OSError:
+            os.close(fd)  # no flock on this file system: rely on compare-and-swap alone
+            return self
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd = fd
+        self.acquired_at = time.time()
+        self.inherited = bool(os.pread(fd, 64, 0).strip())
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._fd is None:
+            return
+        from filelock import unlock_descriptor
+
+        try:
+            os.ftruncate(self._fd, 0)  # an empty file tells the next holder we left cleanly
+            unlock_descriptor(self._fd)
+        finally:
+            os.close(self._fd)
+            self._fd = None
