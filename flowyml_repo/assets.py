@@ -74,6 +74,15 @@ class Metrics(Asset):
     def __getitem__(self, key: str) -> Any:
         return self.data[key]
 
+    def describe(self) -> dict:
+        """The record kept in a manifest; plain metric values are inlined for comparisons."""
+        from flowyml.store.canonical import is_plain
+
+        d = super().describe()
+        if is_plain(self.data):
+            d["values"] = self.data
+        return d
+
 
 ASSET_KINDS: dict[str, type[Asset]] = {cls.kind: cls for cls in (Asset, Dataset, Model, Metrics)}
 

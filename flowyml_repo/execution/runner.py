@@ -1,0 +1,237 @@
+"""The runner: walks a built graph, consults the cache, executes, checkpoints.
+
+For each step, in order: skip it if its ``@when`` is false or an input was
+skipped; reuse recorded outputs on a rerun; build its cache key from its code
+fingerprint, input oids and context values; reuse a cache entry whose files are
+unchanged and whose objects exist; otherwise hand a task to the executor. Each
+finished step is appended to the run's journal before anything depending on it
+starts. A failing step stops the run (fail fast); what finished stays cached.
+The runner never touches git: it returns a :class:`RunManifest`.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import time
+from collections.abc import Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import dataclass, field
+from typing import Any
+
+from flowyml.dag.graph import Graph
+from flowyml.errors import ConditionError
+from flowyml.execution.executors import Executor, SequentialExecutor
+from flowyml.execution.keys import cache_key
+from flowyml.execution.task import StepOutcome, StepTask, deliver, load_input
+from flowyml.manifest import (CACHED, FAILED, NOT_RUN, SKIPPED, SUCCESS, OutputRecord, RunManifest,
+                              StepRecord, plain)
+from flowyml.store.cache import CacheIndex
+from flowyml.store.journal import Journal
+from flowyml.store.objects import ObjectStore
+
+log = logging.getLogger("flowyml")
+
+
+@dataclass
+class RunPlan:
+    """What to run and how.
+
+    Attributes:
+        reuse: step name -> a recorded StepRecord whose outputs this run reuses
+            (a rerun's checkpoint), unless the step is in ``force``.
+        force: steps executed whatever the cache says (``from_step`` and its descendants).
+    """
+
+    graph: Graph
+    context: Mapping[str, Any]
+    store_root: str
+    run_id: str
+    pipeline: str
+    enable_cache: bool = True
+    checkpoint: bool = True
+    executor: Executor | None = None
+    reuse: dict[str, StepRecord] = field(default_factory=dict)
+    force: set[str] = field(default_factory=set)
+    reuse_run: str | None = None
+    debug: bool = False
+    on_event: Any = None  # callable(step_name, status) for progress displays
+
+
+class Runner:
+    """Executes one :class:`RunPlan`; create one per run."""
+
+    def __init__(self, plan: RunPlan) -> None:
+        self.plan = plan
+        self.graph = plan.graph
+        self.store = ObjectStore(plan.store_root)
+        self.cache = CacheIndex(plan.store_root)
+        self.journal = Journal(plan.store_root, plan.run_id) if plan.checkpoint else None
+        self.executor = plan.executor or SequentialExecutor()
+        self.records: dict[str, StepRecord] = {}
+        self.out_refs: dict[str, OutputRecord] = {}
+        self.values: dict[str, Any] = {}
+        self.skipped_outputs: set[str] = set()
+        self.failed = False
+
+    def run(self, manifest: RunManifest) -> RunManifest:
+        """Execute the plan, filling ``manifest``; returns it with every step recorded."""
+        import graphlib
+
+        t0 = time.perf_counter()
+        if self.journal is not None:
+            self.journal.append({"type": "start", "run_id": manifest.run_id, "pipeline": manifest.pipeline,
+                                 "started": manifest.started, "context": manifest.context})
+        graph = self.graph
+        rank = {name: i for i, name in enumerate(graph.steps)}
+        sorter = graphlib.TopologicalSorter({n: graph.upstream[n] for n in graph.steps})
+        sorter.prepare()
+        heap: list[tuple[int, str]] = []
+        inflight: dict[Future[StepOutcome], tuple[str, StepTask, str, dict]] = {}
+        try:
+            while sorter.is_active():
+                for name in sorter.get_ready():
+                    heapq.heappush(heap, (rank[name], name))
+                while heap and not self.failed and len(inflight) < self.executor.max_workers:
+                    _, name = heapq.heappop(heap)
+                    started = self._start(name, inflight)
+                    if not started:
+                        sorter.done(name)
+                        for ready in sorter.get_ready():
+                            heapq.heappush(heap, (rank[ready], ready))
+                if not inflight:
+                    if self.failed or not heap:
+                        break
+                    continue
+                done, _ = wait(list(inflight), return_when=FIRST_COMPLETED)
+                for fut in sorted(done, key=lambda f: rank[inflight[f][0]]):
+                    name, task, key, parts = inflight.pop(fut)
+                    self._finish(name, task, key, parts, fut.result())
+                    sorter.done(name)
+        finally:
+            for name in graph.order:
+                if name not in self.records:
+                    self._record(StepRecord(name=name, status=NOT_RUN, upstream=list(graph.upstream[name])))
+            self.store.flush()  # everything the manifest names is on disk before it is reported
+            if self.journal is not None:
+                self.journal.close()
+        manifest.steps = {name: self.records[name] for name in graph.order}
+        manifest.status = FAILED if self.failed else SUCCESS
+        manifest.duration = time.perf_counter() - t0
+        return manifest
+
+    # -- one step -------------------------------------------------------------------------
+
+    def _start(self, name: str, inflight: dict) -> bool:
+        """Decide what to do with a ready step; True when a task was submitted."""
+        step = self.graph.steps[name]
+        binding = self.graph.bindings[name]
+        base = StepRecord(name=name, status=SKIPPED, inputs=dict(binding.inputs),
+                          upstream=list(self.graph.upstream[name]), started=time.time())
+        if any(out in self.skipped_outputs for out in binding.inputs.values()):
+            return self._skip(base, "an input was skipped")
+        inputs = {p: (o, self.out_refs[o]) for p, o in binding.inputs.items()}
+        params = {p: self.plan.context[p] for p in binding.params}
+        key = parts = None
+        recorded = self.plan.reuse.get(name)
+        if recorded is not None and name not in self.plan.force and recorded.status in (SUCCESS, CACHED):
+            if all(self.store.has(r.oid) for r in recorded.outputs.values()):
+                base.key, base.key_parts = recorded.key, recorded.key_parts
+                return self._reuse(base, recorded.outputs, recorded.source_run or self.plan.reuse_run)
+        from flowyml.execution.fingerprint import code_fingerprint
+
+        key, parts = cache_key(code_fingerprint(step.func), {p: r.oid for p, (_, r) in inputs.items()},
+                               params, step.outputs, step.cache_version)
+        base.key, base.key_parts = key, parts
+        base.key_parts["params"] = {p: plain(v) for p, v in params.items()}
+        if step.controls.condition is not None and not self._condition(step, inputs, params):
+            return self._skip(base, "its @when condition was false")
+        use_cache = self.plan.enable_cache and step.cache and name not in self.plan.force
+        if use_cache:
+            hit = self._lookup(key)
+            if hit is not None:
+                return self._reuse(base, hit[0], hit[1], files=hit[2])
+        task = StepTask(step, inputs, params, binding.wants_asset, self.plan.store_root,
+                        record_files=use_cache or (self.plan.enable_cache and step.cache))
+        if self.plan.on_event:
+            self.plan.on_event(name, "running")
+        loaded = self.values if self.executor.in_process else None
+        inflight[self.executor.submit(task, self.store, loaded)] = (name, task, key, parts)
+        return True
+
+    def _condition(self, step: Any, inputs: dict, params: dict) -> bool:
+        from flowyml.control import select_arguments
+
+        available = dict(params)
+        for param, (output, rec) in inputs.items():
+            value = self.values.get(output)
+            if value is None and output not in self.values:
+                value = load_input(self.store, output, rec)
+            available[param] = deliver(value, output, param in self.graph.bindings[step.name].wants_asset)
+        try:
+            return bool(step.controls.condition(**select_arguments(step.controls.condition, available)))
+        except Exception as exc:
+            raise ConditionError(f"the @when condition of step {step.name!r} raised {exc!r}") from exc
+
+    def _lookup(self, key: str) -> tuple[dict[str, OutputRecord], str | None, dict] | None:
+        entry = self.cache.get(key)
+        if entry is None:
+            return None
+        outputs = {o["name"]: OutputRecord(o["oid"], o["codec"], o["size"], o.get("asset"))
+                   for o in entry.get("outputs", ())}
+        if not all(self.store.has(r.oid) for r in outputs.values()):
+            return None
+        files = entry.get("files") or {}
+        if files:
+            from flowyml.execution.filedeps import changed_files
+
+            if changed_files(files):
+                return None
+        return outputs, entry.get("run_id"), files
+
+    def _skip(self, rec: StepRecord, why: str) -> bool:
+        rec.status = SKIPPED
+        rec.error = f"skipped: {why}"
+        self.skipped_outputs.update(self.graph.steps[rec.name].outputs)
+        self._record(rec)
+        return False
+
+    def _reuse(self, rec: StepRecord, outputs: dict[str, OutputRecord], source: str | None,
+               files: dict | None = None) -> bool:
+        rec.status = CACHED
+        rec.outputs = outputs
+        rec.source_run = source
+        rec.files = files or {}
+        self.out_refs.update(outputs)
+        self._record(rec)
+        return False
+
+    def _finish(self, name: str, task: StepTask, key: str, parts: dict, out: StepOutcome) -> None:
+        step = task.step
+        rec = StepRecord(name=name, status=SUCCESS, key=key, key_parts=parts, inputs=dict(self.graph.bindings[name].inputs),
+                         upstream=list(self.graph.upstream[name]), started=out.started, duration=out.duration,
+                         attempts=out.attempts, fallback_used=out.fallback_used, files=out.files,
+                         outputs=out.outputs, source_run=self.plan.run_id)
+        rec.key_parts["params"] = {p: plain(v) for p, v in task.params.items()}
+        if out.error is not None:
+            rec.status, rec.error, rec.error_type = FAILED, out.error, out.error_type
+            self.failed = True
+            self.exception = out.exception
+        else:
+            self.out_refs.update(out.outputs)
+            self.values.update(out.values)
+            if self.plan.enable_cache and step.cache and not out.fallback_used:
+                self.cache.put(key, {
+                    "outputs": [dict(o.to_dict(), name=n) for n, o in out.outputs.items()],
+                    "files": out.files, "run_id": self.plan.run_id, "step": name,
+                })
+        self._record(rec)
+
+    def _record(self, rec: StepRecord) -> None:
+        self.records[rec.name] = rec
+        if self.journal is not None and rec.status in (SUCCESS, CACHED, FAILED, SKIPPED):
+            self.journal.append({"type": "step", "record": rec.to_dict()})
+        if self.plan.debug:
+            log.debug("step %s: %s (%.4fs) key=%s", rec.name, rec.status, rec.duration, (rec.key or "")[:12])
+        if self.plan.on_event:
+            self.plan.on_event(rec.name, rec.status)

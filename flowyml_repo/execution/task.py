@@ -1,0 +1,132 @@
+"""Executing one step: call it under its controls, then store its outputs.
+
+A :class:`StepTask` carries oids and the store location, never data, so the
+same task runs inline, in a thread, in another process or on a Dask worker.
+In-process executors may hand over already-loaded values to skip a read.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from flowyml.assets import Asset, Dataset, rebuild_asset
+from flowyml.control import call_with_controls
+from flowyml.manifest import OutputRecord
+
+
+@dataclass
+class StepTask:
+    """Everything needed to execute one step, by reference.
+
+    Attributes:
+        step: the Step (a picklable reference for out-of-process executors).
+        inputs: parameter name -> (output name, its OutputRecord).
+        params: context values by parameter name.
+        wants_asset: parameters that receive the asset rather than its data.
+        store_root: where the object store lives.
+        record_files: record files opened for reading (for the cache entry).
+    """
+
+    step: Any
+    inputs: dict[str, tuple[str, OutputRecord]]
+    params: dict[str, Any]
+    wants_asset: frozenset[str]
+    store_root: str
+    record_files: bool = True
+
+
+@dataclass
+class StepOutcome:
+    """What executing a step produced."""
+
+    outputs: dict[str, OutputRecord] = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)
+    started: float = 0.0
+    duration: float = 0.0
+    attempts: int = 0
+    fallback_used: bool = False
+    files: dict[str, str] = field(default_factory=dict)
+    error: str | None = None
+    error_type: str | None = None
+    exception: BaseException | None = None
+
+
+def deliver(value: Any, output: str, wants_asset: bool) -> Any:
+    """The form a parameter receives: the asset itself, or its data."""
+    if isinstance(value, Asset):
+        return value if wants_asset else value.data
+    return Dataset(value, name=output) if wants_asset else value
+
+
+def load_input(store: Any, output: str, rec: OutputRecord) -> Any:
+    """Load a stored output (verified against its oid) and rebuild its asset."""
+    data = store.get(rec.oid, rec.codec)
+    return rebuild_asset(rec.asset, data) if rec.asset else data
+
+
+def split_outputs(step: Any, value: Any) -> dict[str, Any]:
+    """Map a step's return value onto its declared output names."""
+    names = step.outputs
+    if not names:
+        return {} if value is None else {step.name: value}
+    if len(names) == 1:
+        return {names[0]: value}
+    if not isinstance(value, (tuple, list)) or len(value) != len(names):
+        got = f"{len(value)} values" if isinstance(value, (tuple, list)) else f"a {type(value).__name__}"
+        raise ValueError(
+            f"step {step.name!r} declares {len(names)} outputs {names} but returned {got}; "
+            "return a tuple with one value per output")
+    return dict(zip(names, value))
+
+
+def store_output(store: Any, value: Any) -> OutputRecord:
+    """Put one output into the store; an asset's data is stored, its description recorded."""
+    if isinstance(value, Asset):
+        ref = store.put(value.data)
+        return OutputRecord(ref.oid, ref.codec, ref.size, value.describe())
+    ref = store.put(value)
+    return OutputRecord(ref.oid, ref.codec, ref.size, None)
+
+
+def execute_task(task: StepTask, store: Any, loaded: Mapping[str, Any] | None = None) -> StepOutcome:
+    """Execute ``task`` and store its outputs; never raises for a step's own error.
+
+    Args:
+        task: the step and its inputs by reference.
+        store: the ObjectStore at ``task.store_root``.
+        loaded: output name -> value already in this process's memory.
+    """
+    out = StepOutcome(started=time.time())
+    t0 = time.perf_counter()
+    step = task.step
+    try:
+        kwargs = dict(task.params)
+        for param, (output, rec) in task.inputs.items():
+            value = loaded[output] if loaded is not None and output in loaded else load_input(store, output, rec)
+            kwargs[param] = deliver(value, output, param in task.wants_asset)
+
+        def count(attempt: int) -> None:
+            out.attempts = attempt
+
+        if task.record_files:
+            from flowyml.execution.filedeps import FileReads, digest_files
+
+            with FileReads() as reads:
+                value, out.fallback_used = call_with_controls(step.func, step.controls, kwargs, count)
+            if reads.paths:
+                out.files = digest_files(reads.paths)
+        else:
+            value, out.fallback_used = call_with_controls(step.func, step.controls, kwargs, count)
+        out.values = split_outputs(step, value)
+        out.outputs = {name: store_output(store, v) for name, v in out.values.items()}
+    except Exception as exc:
+        out.error = "".join(traceback.format_exception(exc))
+        out.error_type = f"{type(exc).__module__}.{type(exc).__qualname__}"
+        out.exception = exc
+        out.values = {}
+    out.duration = time.perf_counter() - t0
+    return out

@@ -1,0 +1,100 @@
+"""Lineage across runs: which executions consumed an object, transitively.
+
+Upstream lineage is in each manifest (a step's inputs name the outputs that fed
+it). Downstream lineage needs every run, so a small index maps each run commit
+to its steps' input and output oids. It lives at
+``<git dir>/flowyml/lineage.msgpack``, is extended with the runs it has not
+seen yet on each query, and is rebuilt from the refs when missing (DESIGN.md
+invariant 6: never the only copy).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+from flowyml.store.canonical import pack, unpack
+
+if TYPE_CHECKING:
+    from flowyml.runs import Artifact, RunHistory
+
+INDEX_FILE = "lineage.msgpack"
+
+
+def lineage_rows(repo: RunHistory) -> dict[str, list]:
+    """``{commit sha: [[step, [input oids], [[output, oid], …]], …]}`` for every run."""
+    from flowyml.records import is_run_ref
+
+    path = os.path.join(repo.history.git_dir, "flowyml", INDEX_FILE)
+    try:
+        with open(path, "rb") as f:
+            index: dict[str, list] = unpack(f.read())
+    except (OSError, ValueError):
+        index = {}
+    except Exception:  # a damaged index is rebuilt
+        index = {}
+    entries = [e for e in repo.history.list_runs(ref_prefix="refs/flowyml/", limit=None)
+               if e.run_id and is_run_ref(e.ref)]
+    missing = [e for e in entries if e.sha not in index]
+    for e in missing:
+        manifest = repo.manifest(e.sha)
+        index[e.sha] = [[name, sorted(rec.key_parts.get("inputs", {}).values()),
+                         [[o, r.oid] for o, r in rec.outputs.items()]]
+                        for name, rec in manifest.steps.items()]
+    if missing:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        tmp = f"{path}.{os.getpid()}.tmp"
+        with open(tmp, "wb") as f:
+            f.write(pack(index))
+        os.replace(tmp, path)
+    repo._lineage_entries = {e.sha: e for e in entries}
+    return index
+
+
+def downstream_of(repo: RunHistory, oid: str) -> list[Artifact]:
+    """Every artifact computed (in any run) from ``oid``, transitively, nearest first."""
+    index = lineage_rows(repo)
+    consumers: dict[str, list[tuple[str, str, str, str]]] = {}
+    for sha, steps in index.items():
+        for step, inputs, outputs in steps:
+            for i in inputs:
+                for out, out_oid in outputs:
+                    consumers.setdefault(i, []).append((sha, step, out, out_oid))
+    found: list[Artifact] = []
+    seen_oids = {oid}
+    seen = set()
+    frontier = [oid]
+    while frontier:
+        nxt = []
+        for current in frontier:
+            for sha, step, out, out_oid in consumers.get(current, ()):
+                if (sha, out) in seen:
+                    continue
+                seen.add((sha, out))
+                found.append(_artifact(repo, sha, step, out))
+                if out_oid not in seen_oids:
+                    seen_oids.add(out_oid)
+                    nxt.append(out_oid)
+        frontier = nxt
+    return found
+
+
+def producers_of(repo: RunHistory, oid: str) -> list[tuple[str, str, str]]:
+    """``(run_id, step, output)`` of every run step whose output has these bytes, newest first."""
+    index = lineage_rows(repo)
+    entries: dict[str, Any] = repo._lineage_entries
+    hits = []
+    for sha, steps in index.items():
+        for step, _inputs, outputs in steps:
+            for out, out_oid in outputs:
+                if out_oid == oid and sha in entries:
+                    hits.append((entries[sha].time, entries[sha].run_id, step, out))
+    return [(r, s, o) for _t, r, s, o in sorted(hits, reverse=True)]
+
+
+def _artifact(repo: RunHistory, sha: str, step: str, output: str) -> Artifact:
+    from flowyml.runs import Artifact, Run
+
+    entry = repo._lineage_entries[sha]
+    run = Run(repo, entry.run_id, sha, entry.ref, entry.time, entry.summary, dict(entry.trailers))
+    return Artifact(repo, run, step, output, run.steps[step].outputs[output])

@@ -1,0 +1,64 @@
+"""Per-run checkpoint journals: each finished step, appended as it finishes.
+
+``<root>/runs/<run_id>.journal`` is a stream of canonical-msgpack records: a
+``start`` record with the run's identity, then one ``step`` record per finished
+step. Appends are single ``write`` calls on an ``O_APPEND`` descriptor, so a
+``kill -9`` loses at most the step in flight; a torn last record is ignored on
+read. ``rerun(run_id)`` reads it to resume a run that never finished.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from flowyml.store.canonical import pack
+
+
+class Journal:
+    """An append-only checkpoint journal for one run.
+
+    Args:
+        root: the store root.
+        run_id: the run this journal belongs to.
+    """
+
+    def __init__(self, root: str | os.PathLike[str], run_id: str) -> None:
+        self.path = Path(root) / "runs" / f"{run_id}.journal"
+        self._fd: int | None = None
+
+    def append(self, record: dict) -> None:
+        """Append one record (opening the journal on first use)."""
+        if self._fd is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        os.write(self._fd, pack(record))
+
+    def close(self, remove: bool = False) -> None:
+        """Close the journal; ``remove`` deletes it (the run is safely in the history)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        if remove:
+            try:
+                self.path.unlink()
+            except FileNotFoundError:
+                pass
+
+    def read(self) -> list[dict]:
+        """Every complete record, in order (a torn tail from a crash is dropped)."""
+        import msgpack
+
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            return []
+        unpacker = msgpack.Unpacker(raw=False, strict_map_key=False)
+        unpacker.feed(data)
+        records = []
+        try:
+            for rec in unpacker:
+                records.append(rec)
+        except Exception:
+            pass
+        return records
