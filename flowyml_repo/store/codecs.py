@@ -1,0 +1,612 @@
+"""Codecs: how a value becomes the bytes of an object, and back.
+
+The codec name is recorded next to the oid in every manifest and is all a reader needs to
+decode the object. A name never changes meaning: a future incompatible format gets a new
+name (``"arrow/pandas.2"``) and the old decoder stays, so the name doubles as the version.
+
+========================  ======================================================
+name                      used for
+========================  ======================================================
+``msgpack``               plain values (see ``canonical.is_plain``); dict order and
+                          tuples are kept exactly
+``npy``                   numpy arrays without Python objects, ``.npy`` format,
+                          never pickled
+``npy/scalar``            numpy scalars (``np.float64`` ...), a 0-d ``.npy``
+``arrow/pandas``          pandas DataFrames, uncompressed Arrow IPC file with
+                          pyarrow's pandas metadata (index, dtypes, attrs)
+``arrow/pandas-series``   pandas Series, as a one-column frame
+``arrow/polars``          polars DataFrames
+``arrow/polars-series``   polars Series
+``arrow/table``           pyarrow Tables (decoded zero-copy)
+``pickle``                anything else; runs code when loaded (see below)
+========================  ======================================================
+
+Type checks never import pandas, numpy, pyarrow or polars: a value can only be a
+DataFrame if pandas is already in ``sys.modules``, so the check looks there.
+
+Pickle: decoding a pickle runs arbitrary code, so flowyml decodes only pickles read back
+from the user's own local object store, which wrote them. ``ObjectStore(...,
+allow_pickle=False)`` refuses them; objects that came from anywhere else (a remote, a
+shared folder) must be read through such a store unless the user opts in.
+
+``encode`` returns one bytes-like object or a list of them; the store hashes and writes
+the chunks back to back without joining them, so a large array or table is never copied
+into one buffer. ``decode`` takes any bytes-like object, including a read-only memory map.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import pickle
+import sys
+from typing import Any, Protocol, runtime_checkable
+
+import msgpack
+
+from flowyml.errors import CodecError
+from flowyml.store.canonical import is_plain
+
+__all__ = ["Codec", "choose_codec", "codec_names", "get_codec"]
+
+# msgpack extension type for tuples, so the msgpack codec gives back what it was given.
+_EXT_TUPLE = 1
+# Our own schema metadata on Arrow tables (pandas facts pyarrow does not keep).
+_META_KEY = b"flowyml"
+
+
+@runtime_checkable
+class Codec(Protocol):
+    """Turns values of some types into bytes and back.
+
+    Attributes:
+        name: the codec name recorded in manifests, e.g. ``"arrow/pandas"``.
+    """
+
+    name: str
+
+    def accepts(self, value: Any) -> bool:
+        """Tell whether this codec can store ``value`` faithfully (type check only)."""
+
+    def encode(self, value: Any) -> Any:
+        """Return the stored form: a bytes-like object or a list of bytes-like chunks."""
+
+    def decode(self, buffer: Any) -> Any:
+        """Rebuild the value from the stored bytes (any bytes-like object)."""
+
+
+def _loaded(module: str, attr: str) -> Any:
+    """The class ``module.attr`` if ``module`` is already imported, else None."""
+    mod = sys.modules.get(module)
+    return getattr(mod, attr, None) if mod is not None else None
+
+
+def _is_exact(value: Any, module: str, attr: str) -> bool:
+    cls = _loaded(module, attr)
+    return cls is not None and type(value) is cls
+
+
+# -- msgpack ---------------------------------------------------------------------------
+
+
+def _pack_default(value: Any) -> Any:
+    if type(value) is tuple:
+        return msgpack.ExtType(_EXT_TUPLE, _packb(list(value)))
+    raise TypeError(f"{type(value).__name__} is not a plain value")
+
+
+def _packb(value: Any) -> bytes:
+    # strict_types sends tuples to _pack_default instead of packing them as lists.
+    return msgpack.packb(value, default=_pack_default, strict_types=True)
+
+
+def _ext_hook(code: int, data: bytes) -> Any:
+    if code == _EXT_TUPLE:
+        return tuple(_unpackb(data))
+    raise CodecError(f"unknown msgpack extension type {code}")
+
+
+def _unpackb(data: Any) -> Any:
+    return msgpack.unpackb(data, raw=False, strict_map_key=False, ext_hook=_ext_hook)
+
+
+class MsgpackCodec:
+    """Plain values as msgpack, exactly as given.
+
+    Unlike ``canonical.pack`` (used for manifests and keys), dict insertion order is
+    kept and tuples come back as tuples, because a step downstream may depend on either.
+    The bytes are still deterministic: the same value built the same way always gives
+    the same oid.
+    """
+
+    name = "msgpack"
+
+    def accepts(self, value: Any) -> bool:
+        """Plain values only (see ``canonical.is_plain``)."""
+        return is_plain(value)
+
+    def encode(self, value: Any) -> bytes:
+        """Pack ``value``; raises CodecError for values msgpack cannot hold exactly."""
+        if type(value) is int or type(value) is str or value is None:
+            try:
+                return msgpack.packb(value)  # fast path for the commonest small outputs
+            except OverflowError as exc:
+                raise CodecError(f"int {value} does not fit msgpack's 64 bits") from exc
+        try:
+            # strict_types sends subclasses (enums, numpy floats) to _pack_default, which
+            # refuses them, so nothing comes back as a different type.
+            return _packb(value)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise CodecError(f"msgpack cannot store this {type(value).__name__}: {exc}") from exc
+
+    def decode(self, buffer: Any) -> Any:
+        """Unpack the value; raises CodecError on bytes that are not msgpack."""
+        try:
+            return _unpackb(buffer)
+        except (ValueError, TypeError, msgpack.UnpackException) as exc:
+            raise CodecError(f"object is not valid msgpack: {exc}") from exc
+
+
+# -- numpy -----------------------------------------------------------------------------
+
+
+def _npy_chunks(array: Any) -> list[Any]:
+    """The ``.npy`` bytes of ``array`` as [header, body], the body a view, not a copy."""
+    import numpy as np
+
+    fmt = np.lib.format
+    header_data = fmt.header_data_from_array_1_0(array)
+    header = io.BytesIO()
+    try:
+        fmt.write_array_header_1_0(header, header_data)
+    except ValueError:  # header longer than 64 KiB: many fields or dimensions
+        header = io.BytesIO()
+        fmt.write_array_header_2_0(header, header_data)
+    # .npy stores Fortran-ordered arrays as the C-order bytes of their transpose.
+    body = array.T if header_data["fortran_order"] else np.ascontiguousarray(array)
+    if body.dtype.itemsize == 0:
+        return [header.getvalue()]
+    return [header.getvalue(), memoryview(body.reshape(-1).view(np.uint8))]
+
+
+def _encode_npy(array: Any) -> Any:
+    try:
+        return _npy_chunks(array)
+    except UnicodeEncodeError:  # non-latin-1 field names need the 3.0 header numpy picks
+        import numpy as np
+
+        out = io.BytesIO()
+        np.save(out, array, allow_pickle=False)
+        return out.getbuffer()
+
+
+def _decode_npy(buffer: Any) -> Any:
+    """Read an ``.npy`` image without pickle; the array owns (a copy of) its memory."""
+    import numpy as np
+
+    view = memoryview(buffer).cast("B")
+    fmt = np.lib.format
+    try:
+        head = io.BytesIO(view[:70000])  # a 1.0/2.0 header is at most 64 KiB + 12 bytes
+        version = fmt.read_magic(head)
+        read_header = {(1, 0): fmt.read_array_header_1_0, (2, 0): fmt.read_array_header_2_0}.get(version)
+        if read_header is None:  # a 3.0 header (utf-8 names): let numpy read it
+            return np.load(io.BytesIO(view), allow_pickle=False)
+        shape, fortran, dtype = read_header(head)
+        if dtype.hasobject:
+            raise CodecError("npy object holds Python objects; refusing to unpickle it")
+        count = math.prod(shape)
+        if dtype.itemsize == 0:
+            return np.zeros(shape, dtype=dtype)
+        flat = np.frombuffer(view, dtype=dtype, count=count, offset=head.tell())
+        array = flat.reshape(shape[::-1]).T if fortran else flat.reshape(shape)
+    except (ValueError, EOFError) as exc:
+        raise CodecError(f"object is not a valid .npy image: {exc}") from exc
+    # Views of the store's read-only buffer would be read-only; the step that made the
+    # array could write to it, so the one that loads it must be able to as well.
+    return array if array.flags.writeable else array.copy(order="K")
+
+
+class NpyCodec:
+    """Numpy arrays as ``.npy`` (``allow_pickle=False``); object arrays are refused."""
+
+    name = "npy"
+
+    def accepts(self, value: Any) -> bool:
+        """Exact ``numpy.ndarray`` (not a subclass) whose dtype holds no Python objects."""
+        return _is_exact(value, "numpy", "ndarray") and not value.dtype.hasobject
+
+    def encode(self, value: Any) -> Any:
+        """Return the ``.npy`` image as chunks; raises CodecError for object arrays."""
+        if not _is_exact(value, "numpy", "ndarray"):
+            raise CodecError(f"npy stores numpy arrays, not {type(value).__name__}")
+        if value.dtype.hasobject:
+            raise CodecError("npy refuses arrays holding Python objects (dtype=object); they need pickle")
+        return _encode_npy(value)
+
+    def decode(self, buffer: Any) -> Any:
+        """Return a writable array equal to the stored one."""
+        return _decode_npy(buffer)
+
+
+class NumpyScalarCodec:
+    """Numpy scalars (``np.float64(0.5)``) as a 0-d ``.npy``, so their type survives."""
+
+    name = "npy/scalar"
+
+    def accepts(self, value: Any) -> bool:
+        """Instances of ``numpy.generic`` without Python objects inside."""
+        generic = _loaded("numpy", "generic")
+        return generic is not None and isinstance(value, generic) and not value.dtype.hasobject
+
+    def encode(self, value: Any) -> Any:
+        """Return the 0-d ``.npy`` image of the scalar."""
+        if not self.accepts(value):
+            raise CodecError(f"npy/scalar stores numpy scalars, not {type(value).__name__}")
+        import numpy as np
+
+        return _encode_npy(np.asarray(value))
+
+    def decode(self, buffer: Any) -> Any:
+        """Return the numpy scalar."""
+        return _decode_npy(buffer)[()]
+
+
+# -- Arrow -----------------------------------------------------------------------------
+
+
+class _ChunkSink:
+    """A write-only file for ``pyarrow.PythonFile`` that keeps what is written.
+
+    pyarrow hands large column buffers over as ``pyarrow.Buffer`` views of the table's own
+    memory, so keeping them costs no copy; small pieces (headers, padding) are joined.
+    """
+
+    _SMALL = 1 << 16
+
+    def __init__(self) -> None:
+        self.chunks: list[Any] = []
+        self.size = 0
+        self._small = bytearray()
+        self.closed = False
+
+    def write(self, data: Any) -> int:
+        n = memoryview(data).nbytes
+        if n < self._SMALL:
+            self._small += data
+        else:
+            self._flush_small()
+            self.chunks.append(data)
+        self.size += n
+        return n
+
+    def _flush_small(self) -> None:
+        if self._small:
+            self.chunks.append(bytes(self._small))
+            self._small = bytearray()
+
+    def tell(self) -> int:
+        return self.size
+
+    def writable(self) -> bool:
+        return True
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self._flush_small()
+        self.closed = True
+
+
+def _ipc_chunks(table: Any) -> list[Any]:
+    """An uncompressed Arrow IPC file image of ``table`` as a list of zero-copy chunks."""
+    import pyarrow as pa
+
+    sink = _ChunkSink()
+    stream = pa.PythonFile(sink, mode="w")
+    with pa.ipc.new_file(stream, table.schema, options=pa.ipc.IpcWriteOptions(compression=None)) as writer:
+        writer.write_table(table)
+    sink.close()
+    return sink.chunks
+
+
+def _read_ipc(buffer: Any) -> Any:
+    """The Table in an Arrow IPC file image; its columns are views of ``buffer``."""
+    import pyarrow as pa
+
+    try:
+        return pa.ipc.open_file(pa.py_buffer(buffer)).read_all()
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise CodecError(f"object is not a valid Arrow IPC file: {exc}") from exc
+
+
+class _ArrowCodec:
+    """Common part of the Arrow codecs: a value <-> Table <-> Arrow IPC file.
+
+    Subclasses give ``name``, ``accepts``, ``to_table`` and ``from_table``.
+    """
+
+    name = ""
+
+    def encode(self, value: Any) -> list[Any]:
+        """Return the Arrow IPC file image; raises CodecError if Arrow cannot hold it."""
+        if not self.accepts(value):
+            raise CodecError(f"{self.name} cannot store {type(value).__name__}")
+        try:
+            table = self.to_table(value)
+        except Exception as exc:  # pandas, pyarrow and polars each raise their own types
+            raise CodecError(f"{self.name} cannot store this {type(value).__name__}: {exc}") from exc
+        return _ipc_chunks(table)
+
+    def decode(self, buffer: Any) -> Any:
+        """Rebuild the value from an Arrow IPC file image."""
+        return self.from_table(_read_ipc(buffer))
+
+
+class ArrowTableCodec(_ArrowCodec):
+    """pyarrow Tables; decoded without copying (columns view the stored bytes)."""
+
+    name = "arrow/table"
+
+    def accepts(self, value: Any) -> bool:
+        """Exact ``pyarrow.Table``."""
+        return _is_exact(value, "pyarrow", "Table")
+
+    def to_table(self, value: Any) -> Any:
+        return value
+
+    def from_table(self, table: Any) -> Any:
+        return table
+
+
+class PolarsFrameCodec(_ArrowCodec):
+    """polars DataFrames through Arrow (polars' dtypes ride in Arrow field metadata)."""
+
+    name = "arrow/polars"
+
+    def accepts(self, value: Any) -> bool:
+        """Exact ``polars.DataFrame``."""
+        return _is_exact(value, "polars", "DataFrame")
+
+    def to_table(self, value: Any) -> Any:
+        return value.to_arrow()
+
+    def from_table(self, table: Any) -> Any:
+        import polars as pl
+
+        return pl.from_arrow(table)
+
+
+class PolarsSeriesCodec(PolarsFrameCodec):
+    """polars Series, as a one-column frame."""
+
+    name = "arrow/polars-series"
+
+    def accepts(self, value: Any) -> bool:
+        """Exact ``polars.Series``."""
+        return _is_exact(value, "polars", "Series")
+
+    def to_table(self, value: Any) -> Any:
+        return super().to_table(value.to_frame())
+
+    def from_table(self, table: Any) -> Any:
+        return super().from_table(table).to_series()
+
+
+class PandasFrameCodec(_ArrowCodec):
+    """pandas DataFrames through pyarrow's pandas metadata (index, dtypes, attrs).
+
+    Frames Arrow would change on the way back are refused with CodecError (``put`` then
+    falls back to pickle): object columns whose values Arrow converts (lists become
+    arrays, mixed numbers become floats, dicts gain keys), duplicate column names, and
+    column labels of mixed types. RangeIndex columns and the ``freq`` of a datetime
+    index, which pyarrow drops, are kept in our own schema metadata.
+    """
+
+    name = "arrow/pandas"
+
+    def accepts(self, value: Any) -> bool:
+        """Exact ``pandas.DataFrame``."""
+        return _is_exact(value, "pandas", "DataFrame")
+
+    def to_table(self, value: Any) -> Any:
+        import pyarrow as pa
+
+        _check_labels(value.columns)
+        table = pa.Table.from_pandas(value, preserve_index=None)
+        _check_object_columns(table)
+        extra = _pandas_extras(value)
+        if extra:
+            table = table.replace_schema_metadata({**table.schema.metadata, _META_KEY: _json().dumps(extra).encode()})
+        return table
+
+    def from_table(self, table: Any) -> Any:
+        frame = table.to_pandas()
+        raw = (table.schema.metadata or {}).get(_META_KEY)
+        return _restore_pandas_extras(frame, _json().loads(raw)) if raw else frame
+
+
+class PandasSeriesCodec(PandasFrameCodec):
+    """pandas Series, as a one-column frame; the name (even None) is kept."""
+
+    name = "arrow/pandas-series"
+
+    def accepts(self, value: Any) -> bool:
+        """Exact ``pandas.Series``."""
+        return _is_exact(value, "pandas", "Series")
+
+    def to_table(self, value: Any) -> Any:
+        table = super().to_table(value.to_frame(name=value.name if value.name is not None else "__series__"))
+        marker = {b"flowyml.series": b"unnamed" if value.name is None else b"named"}
+        return table.replace_schema_metadata({**table.schema.metadata, **marker})
+
+    def from_table(self, table: Any) -> Any:
+        frame = super().from_table(table)
+        series = frame.iloc[:, 0]
+        if table.schema.metadata.get(b"flowyml.series") == b"unnamed":
+            series.name = None
+        return series
+
+
+def _json() -> Any:
+    import json  # 1 ms that only pandas frames need
+
+    return json
+
+
+def _check_labels(columns: Any) -> None:
+    """Refuse column labels pyarrow would turn into strings (mixed or odd types)."""
+    if columns.has_duplicates:
+        raise ValueError("duplicate column names")
+    levels = columns.levels if hasattr(columns, "levels") else [columns]
+    for level in levels:
+        if level.dtype == object and not all(isinstance(label, str) for label in level):
+            raise ValueError("column labels of mixed or non-string types")
+
+
+def _check_object_columns(table: Any) -> None:
+    """Refuse object columns Arrow would not give back as the same Python objects."""
+    import pyarrow as pa
+
+    meta = table.schema.pandas_metadata or {}
+    for column in meta.get("columns", []):
+        if column.get("numpy_type") != "object":
+            continue
+        field = table.schema.field(column["field_name"])
+        if not _object_type_round_trips(field.type, pa):
+            raise ValueError(
+                f"object column {column['name']!r} would come back as {field.type} values, not the same objects"
+            )
+
+
+def _object_type_round_trips(arrow_type: Any, pa: Any) -> bool:
+    types = pa.types
+    if types.is_string(arrow_type) or types.is_large_string(arrow_type):
+        # pandas >= 3 (and 2.x with future.infer_string) reads strings back as the str dtype.
+        import pandas as pd
+
+        return not pd.get_option("future.infer_string")
+    return (
+        types.is_null(arrow_type)
+        or types.is_decimal(arrow_type)
+        or types.is_date(arrow_type)
+        or types.is_time(arrow_type)
+        or types.is_binary(arrow_type)
+        or types.is_large_binary(arrow_type)
+    )
+
+
+def _pandas_extras(frame: Any) -> dict[str, Any]:
+    import pandas as pd
+
+    extra: dict[str, Any] = {}
+    if type(frame.columns) is pd.RangeIndex:
+        cols = frame.columns
+        extra["columns_range"] = [cols.start, cols.stop, cols.step, cols.name]
+    freq = getattr(frame.index, "freq", None)
+    if freq is not None and isinstance(frame.index, (pd.DatetimeIndex, pd.TimedeltaIndex)):
+        extra["index_freq"] = freq.freqstr
+    return extra
+
+
+def _restore_pandas_extras(frame: Any, extra: dict[str, Any]) -> Any:
+    import pandas as pd
+
+    if "columns_range" in extra:
+        start, stop, step, name = extra["columns_range"]
+        frame.columns = pd.RangeIndex(start, stop, step, name=name)
+    if "index_freq" in extra:
+        frame.index = type(frame.index)(frame.index, freq=extra["index_freq"])
+    return frame
+
+
+# -- pickle ----------------------------------------------------------------------------
+
+
+class PickleCodec:
+    """Anything picklable. Loading a pickle runs code: only the local store decodes it."""
+
+    name = "pickle"
+
+    def accepts(self, value: Any) -> bool:
+        """Always True: pickle is the fallback (``encode`` fails for unpicklable values)."""
+        return True
+
+    def encode(self, value: Any) -> bytes:
+        """Pickle with the highest protocol; raises CodecError if the value cannot be."""
+        try:
+            return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:  # pickling raises whatever the object's __reduce__ raises
+            raise CodecError(
+                f"cannot store {type(value).__module__}.{type(value).__qualname__}: it cannot be pickled ({exc})"
+            ) from exc
+
+    def decode(self, buffer: Any) -> Any:
+        """Unpickle; call only on bytes from the local store (see module docstring)."""
+        try:
+            return pickle.loads(buffer)
+        except Exception as exc:  # unpickling can raise anything
+            raise CodecError(f"cannot unpickle object: {exc}") from exc
+
+
+# -- registry --------------------------------------------------------------------------
+
+_MSGPACK = MsgpackCodec()
+_PICKLE = PickleCodec()
+# Order matters: the first codec that accepts a value is chosen; pickle catches the rest.
+_BY_TYPE: tuple[Codec, ...] = (
+    NpyCodec(),
+    NumpyScalarCodec(),
+    PandasFrameCodec(),
+    PandasSeriesCodec(),
+    PolarsFrameCodec(),
+    PolarsSeriesCodec(),
+    ArrowTableCodec(),
+)
+_CODECS: dict[str, Codec] = {c.name: c for c in (_MSGPACK, *_BY_TYPE, _PICKLE)}
+
+
+def choose_codec(value: Any) -> Codec:
+    """Pick the codec for a value by its type.
+
+    msgpack for plain values, npy for numpy arrays (object arrays go to pickle), Arrow
+    for pandas/polars/pyarrow tables, pickle for everything else. The check is by type
+    only; an encoder may still refuse a value (``ObjectStore.put`` then uses pickle).
+
+    Args:
+        value: the value to store.
+
+    Returns:
+        The codec to encode it with.
+    """
+    if is_plain(value):
+        return _MSGPACK
+    for codec in _BY_TYPE:
+        if codec.accepts(value):
+            return codec
+    return _PICKLE
+
+
+def get_codec(name: str) -> Codec:
+    """Return the codec recorded under ``name``.
+
+    Args:
+        name: a codec name from a manifest, e.g. ``"arrow/pandas"``.
+
+    Returns:
+        The codec.
+
+    Raises:
+        CodecError: if no codec has that name.
+    """
+    try:
+        return _CODECS[name]
+    except (KeyError, TypeError):
+        known = ", ".join(sorted(_CODECS))
+        raise CodecError(f"unknown codec {name!r}; known codecs: {known}") from None
+
+
+def codec_names() -> tuple[str, ...]:
+    """Return the names of every codec, sorted."""
+    return tuple(sorted(_CODECS))
