@@ -123,7 +123,7 @@ class PipelineResult:
 
     def summary(self) -> str:
         """A human-readable summary: one line for the run, one per step."""
-        lines = [f"Run {self.run_id} of {self.pipeline_name}: {self.manifest.summary_line()}"]
+        lines = [f"Run {self.run_id} of {self.manifest.summary_line()}"]
         width = max((len(n) for n in self.step_results), default=0)
         for name, r in self.step_results.items():
             extra = ""
