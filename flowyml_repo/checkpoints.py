@@ -55,3 +55,15 @@ def journaled_steps(run_id: str, store_root: Path) -> tuple[str, dict[str, StepR
             rec = StepRecord.from_dict(entry["record"])
             records[rec.name] = rec
     return full, records
+
+
+def interrupted_runs(store_root: str | Path) -> list[str]:
+    """Ids of runs that started but never reached the history (killed or crashed), newest first.
+
+    Their journals are what ``rerun(run_id)`` resumes from.
+    """
+    runs_dir = Path(store_root) / "runs"
+    if not runs_dir.is_dir():
+        return []
+    journals = sorted(runs_dir.glob("*.journal"), key=lambda p: p.stat().st_mtime, reverse=True)
+    return [p.name[: -len(".journal")] for p in journals]

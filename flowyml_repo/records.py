@@ -103,6 +103,9 @@ def record_run(pipeline: Any, manifest: RunManifest, stack: Any, root: Path) -> 
     from flowyml.store.journal import Journal
 
     Journal(root, manifest.run_id).close(remove=True)  # the run is in the history now
+    if manifest.parent_run and manifest.success:
+        # a resumed run that finished holds everything its interrupted parent did
+        Journal(root, manifest.parent_run).close(remove=True)
     return sha
 
 
