@@ -13,12 +13,13 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
+from flowyml.manifest import OutputRecord
 from flowyml.store.canonical import pack, unpack
 
 if TYPE_CHECKING:
     from flowyml.runs import Artifact, RunHistory
 
-INDEX_FILE = "lineage.msgpack"
+INDEX_FILE = "lineage-v2.msgpack"
 
 
 def lineage_rows(repo: RunHistory) -> dict[str, list]:
@@ -39,7 +40,7 @@ def lineage_rows(repo: RunHistory) -> dict[str, list]:
     for e in missing:
         manifest = repo.manifest(e.sha)
         index[e.sha] = [[name, sorted(rec.key_parts.get("inputs", {}).values()),
-                         [[o, r.oid] for o, r in rec.outputs.items()]]
+                         [[o, r.oid, r.codec, r.size] for o, r in rec.outputs.items()]]
                         for name, rec in manifest.steps.items()]
     if missing:
         os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -48,18 +49,19 @@ def lineage_rows(repo: RunHistory) -> dict[str, list]:
             f.write(pack(index))
         os.replace(tmp, path)
     repo._lineage_entries = {e.sha: e for e in entries}
+    repo._lineage_runs = {}
     return index
 
 
 def downstream_of(repo: RunHistory, oid: str) -> list[Artifact]:
     """Every artifact computed (in any run) from ``oid``, transitively, nearest first."""
     index = lineage_rows(repo)
-    consumers: dict[str, list[tuple[str, str, str, str]]] = {}
+    consumers: dict[str, list[tuple[str, str, list]]] = {}
     for sha, steps in index.items():
         for step, inputs, outputs in steps:
             for i in inputs:
-                for out, out_oid in outputs:
-                    consumers.setdefault(i, []).append((sha, step, out, out_oid))
+                for out in outputs:
+                    consumers.setdefault(i, []).append((sha, step, out))
     found: list[Artifact] = []
     seen_oids = {oid}
     seen = set()
@@ -67,11 +69,11 @@ def downstream_of(repo: RunHistory, oid: str) -> list[Artifact]:
     while frontier:
         nxt = []
         for current in frontier:
-            for sha, step, out, out_oid in consumers.get(current, ()):
+            for sha, step, (out, out_oid, codec, size) in consumers.get(current, ()):
                 if (sha, out) in seen:
                     continue
                 seen.add((sha, out))
-                found.append(_artifact(repo, sha, step, out))
+                found.append(_artifact(repo, sha, step, out, OutputRecord(out_oid, codec, size)))
                 if out_oid not in seen_oids:
                     seen_oids.add(out_oid)
                     nxt.append(out_oid)
@@ -86,15 +88,18 @@ def producers_of(repo: RunHistory, oid: str) -> list[tuple[str, str, str]]:
     hits = []
     for sha, steps in index.items():
         for step, _inputs, outputs in steps:
-            for out, out_oid in outputs:
+            for out, out_oid, *_ in outputs:
                 if out_oid == oid and sha in entries:
                     hits.append((entries[sha].time, entries[sha].run_id, step, out))
     return [(r, s, o) for _t, r, s, o in sorted(hits, reverse=True)]
 
 
-def _artifact(repo: RunHistory, sha: str, step: str, output: str) -> Artifact:
+def _artifact(repo: RunHistory, sha: str, step: str, output: str, record: OutputRecord) -> Artifact:
     from flowyml.runs import Artifact, Run
 
-    entry = repo._lineage_entries[sha]
-    run = Run(repo, entry.run_id, sha, entry.ref, entry.time, entry.summary, dict(entry.trailers))
-    return Artifact(repo, run, step, output, run.steps[step].outputs[output])
+    runs = repo._lineage_runs
+    run = runs.get(sha)
+    if run is None:
+        entry = repo._lineage_entries[sha]
+        run = runs[sha] = Run(repo, entry.run_id, sha, entry.ref, entry.time, entry.summary, dict(entry.trailers))
+    return Artifact(repo, run, step, output, record)

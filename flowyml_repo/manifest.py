@@ -8,7 +8,7 @@ diffs — is a lookup in these records.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 MANIFEST_FORMAT = 1
@@ -69,7 +69,8 @@ class StepRecord:
         return self.status == CACHED
 
     def to_dict(self) -> dict:
-        d = asdict(self)
+        """Plain values (shares the nested dicts: treat the result as read-only)."""
+        d = {f: getattr(self, f) for f in _STEP_FIELDS}
         d["outputs"] = {k: v.to_dict() for k, v in self.outputs.items()}
         return d
 
@@ -119,7 +120,8 @@ class RunManifest:
         raise KeyError(name)
 
     def to_dict(self) -> dict:
-        d = asdict(self)
+        """Plain values (shares the nested dicts: treat the result as read-only)."""
+        d = {f: getattr(self, f) for f in _RUN_FIELDS}
         d["steps"] = {k: v.to_dict() for k, v in self.steps.items()}
         return d
 
@@ -139,6 +141,10 @@ class RunManifest:
             if c.get(status):
                 parts.append(f"{c[status]} {status.replace('_', ' ')}")
         return f"{self.pipeline}: {self.status} ({', '.join(parts)}) in {self.duration:.2f}s"
+
+
+_STEP_FIELDS = tuple(StepRecord.__dataclass_fields__)
+_RUN_FIELDS = tuple(RunManifest.__dataclass_fields__)
 
 
 def plain(value: Any) -> Any:

@@ -113,14 +113,19 @@ class Artifact:
         self.run = run
         self.step = step
         self.name = name
-        self.record = record
         self.oid, self.codec, self.size = record.oid, record.codec, record.size
 
     def __repr__(self) -> str:
         return f"<Artifact {self.name} of {self.step} in run {self.run.run_id} oid={self.oid[:12]}>"
 
     @property
+    def record(self) -> OutputRecord:
+        """The full output record (with the asset description) from the run's manifest."""
+        return self.run.steps[self.step].outputs[self.name]
+
+    @property
     def kind(self) -> str | None:
+        """The asset kind ("model", "dataset", "metrics") or None for a plain value."""
         return (self.record.asset or {}).get("kind")
 
     def load(self) -> Any:
