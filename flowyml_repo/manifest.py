@@ -63,6 +63,8 @@ class StepRecord:
     error_type: str | None = None
     files: dict = field(default_factory=dict)
     source_run: str | None = None
+    stdout: str = ""
+    stderr: str = ""
 
     @property
     def cached(self) -> bool:

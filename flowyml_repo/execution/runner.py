@@ -211,7 +211,7 @@ class Runner:
         rec = StepRecord(name=name, status=SUCCESS, key=key, key_parts=parts, inputs=dict(self.graph.bindings[name].inputs),
                          upstream=list(self.graph.upstream[name]), started=out.started, duration=out.duration,
                          attempts=out.attempts, fallback_used=out.fallback_used, files=out.files,
-                         outputs=out.outputs, source_run=self.plan.run_id)
+                         outputs=out.outputs, source_run=self.plan.run_id, stdout=out.stdout, stderr=out.stderr)
         rec.key_parts["params"] = {p: plain(v) for p, v in task.params.items()}
         if out.error is not None:
             rec.status, rec.error, rec.error_type = FAILED, out.error, out.error_type

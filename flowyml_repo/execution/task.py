@@ -53,6 +53,8 @@ class StepOutcome:
     error: str | None = None
     error_type: str | None = None
     exception: BaseException | None = None
+    stdout: str = ""
+    stderr: str = ""
 
 
 def deliver(value: Any, output: str, wants_asset: bool) -> Any:
@@ -112,15 +114,21 @@ def execute_task(task: StepTask, store: Any, loaded: Mapping[str, Any] | None = 
         def count(attempt: int) -> None:
             out.attempts = attempt
 
-        if task.record_files:
-            from flowyml.execution.filedeps import FileReads, digest_files
+        from flowyml.execution.capture import captured
 
-            with FileReads() as reads:
-                value, out.fallback_used = call_with_controls(step.func, step.controls, kwargs, count)
-            if reads.paths:
-                out.files = digest_files(reads.paths)
-        else:
-            value, out.fallback_used = call_with_controls(step.func, step.controls, kwargs, count)
+        with captured() as printed:
+            try:
+                if task.record_files:
+                    from flowyml.execution.filedeps import FileReads, digest_files
+
+                    with FileReads() as reads:
+                        value, out.fallback_used = call_with_controls(step.func, step.controls, kwargs, count)
+                    if reads.paths:
+                        out.files = digest_files(reads.paths)
+                else:
+                    value, out.fallback_used = call_with_controls(step.func, step.controls, kwargs, count)
+            finally:
+                out.stdout, out.stderr = printed.stdout, printed.stderr
         out.values = split_outputs(step, value)
         out.outputs = {name: store_output(store, v) for name, v in out.values.items()}
     except Exception as exc:
