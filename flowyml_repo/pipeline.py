@@ -106,10 +106,15 @@ class Pipeline:
 
             added = {s.name for s in steps}
             steps += [s for s in defined_steps(self.module) if s.name not in added]
-        graph = build_graph(steps, (context or self.context).keys())
+        keys = frozenset((context or self.context).keys())
+        memo = (tuple(map(id, steps)), tuple(s.name for s in steps), keys)
+        if self.dag is not None and getattr(self, "_built_for", None) == memo:
+            return self.dag  # same steps, same context names: the checked graph still holds
+        graph = build_graph(steps, keys)
         for warning in validate_types(graph):
             log.warning("pipeline %s: %s", self.name, warning)
         self.dag = graph
+        self._built_for = memo
         return graph
 
     # -- execution ------------------------------------------------------------------------

@@ -41,7 +41,7 @@ class StepResult:
     @classmethod
     def from_record(cls, rec: StepRecord, store: Any) -> StepResult:
         first = next(iter(rec.outputs.values()), None)
-        uri = str(store.path(first.oid)) if first is not None else None
+        uri = store.location(first.oid) if first is not None else None
         return cls(rec.name, rec.status, rec.status == CACHED, rec.duration, uri, dict(rec.outputs),
                    rec.error, rec.key, rec.attempts)
 

@@ -144,6 +144,13 @@ def bind_step(s: Step, producers: Mapping[str, str], context_keys: set[str], ext
 
 
 def _asset_params(s: Step) -> frozenset[str]:
+    cached = getattr(s, "_asset_params", None)  # annotations are fixed once a step is defined
+    if cached is None:
+        cached = s._asset_params = _find_asset_params(s)
+    return cached
+
+
+def _find_asset_params(s: Step) -> frozenset[str]:
     from flowyml.assets import Asset
     from flowyml.dag.typecheck import input_types
 

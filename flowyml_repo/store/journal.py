@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from flowyml.store.canonical import pack
 
 
 class Journal:
@@ -32,7 +31,10 @@ class Journal:
         if self._fd is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        os.write(self._fd, pack(record))
+        import msgpack
+
+        # journal records need no canonical order (they are never hashed): plain packb is ~10x faster
+        os.write(self._fd, msgpack.packb(record, use_bin_type=True))
 
     def close(self, remove: bool = False) -> None:
         """Close the journal; ``remove`` deletes it (the run is safely in the history)."""
