@@ -161,3 +161,12 @@ def test_stack_metadata_path_holds_the_history(workdir):
     r = make_pipeline().run(stack=stack)
     assert (workdir / "meta.git" / "refs" / "flowyml").is_dir()
     assert flowyml.get_run(r.run_id, stack=stack).load("clean") == [0, 2, 4, 6, 8]
+
+
+def test_hostile_pipeline_names_stay_inside_refs_flowyml(repo):
+    r = Pipeline("../../heads/main x.lock").add_step(load).run(context={"n": 3})
+    refs = git("for-each-ref", "--format=%(refname)")
+    assert "refs/heads/main" not in refs or git("rev-parse", "refs/heads/main").strip() == git("rev-parse", "HEAD").strip()
+    ours = [line for line in refs.splitlines() if "runs" in line]
+    assert len(ours) == 1 and ours[0].startswith("refs/flowyml/runs/")
+    assert flowyml.runs("../../heads/main x.lock")[0].run_id == r.run_id
