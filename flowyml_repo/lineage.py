@@ -14,40 +14,84 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from flowyml.manifest import OutputRecord
-from flowyml.store.canonical import pack, unpack
 
 if TYPE_CHECKING:
     from flowyml.runs import Artifact, RunHistory
 
 INDEX_FILE = "lineage-v2.msgpack"
+LOG_FILE = "lineage-v2.log"
+
+
+def rows_of(manifest: Any) -> list:
+    """The lineage rows of one run: ``[[step, [input oids], [[output, oid, codec, size], …]], …]``."""
+    return [[name, sorted(rec.key_parts.get("inputs", {}).values()),
+             [[o, r.oid, r.codec, r.size] for o, r in rec.outputs.items()]]
+            for name, rec in manifest.steps.items()]
+
+
+def append_run(git_dir: str, sha: str, manifest: Any) -> None:
+    """Append a just-recorded run's rows to the lineage log (one ``O_APPEND`` write).
+
+    Best effort: a lost or torn record only means that run's manifest is read
+    again by the next query.
+    """
+    import msgpack
+
+    folder = os.path.join(git_dir, "flowyml")
+    os.makedirs(folder, exist_ok=True)
+    fd = os.open(os.path.join(folder, LOG_FILE), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        os.write(fd, msgpack.packb([sha, rows_of(manifest)], use_bin_type=True))
+    finally:
+        os.close(fd)
+
+
+def _read_log(path: str) -> dict[str, list]:
+    import msgpack
+
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return {}
+    found: dict[str, list] = {}
+    unpacker = msgpack.Unpacker(raw=False, strict_map_key=False)
+    unpacker.feed(data)
+    try:
+        for sha, rows in unpacker:
+            found[sha] = rows
+    except Exception:  # a torn tail: those runs are read from their manifests
+        pass
+    return found
 
 
 def lineage_rows(repo: RunHistory) -> dict[str, list]:
     """``{commit sha: [[step, [input oids], [[output, oid], …]], …]}`` for every run."""
+    import msgpack
+
     from flowyml.records import is_run_ref
 
-    path = os.path.join(repo.history.git_dir, "flowyml", INDEX_FILE)
+    folder = os.path.join(repo.history.git_dir, "flowyml")
+    path = os.path.join(folder, INDEX_FILE)
     try:
         with open(path, "rb") as f:
-            index: dict[str, list] = unpack(f.read())
-    except (OSError, ValueError):
+            index: dict[str, list] = msgpack.unpackb(f.read(), raw=False, strict_map_key=False)
+    except Exception:  # missing or damaged: rebuilt below from the log and the manifests
         index = {}
-    except Exception:  # a damaged index is rebuilt
-        index = {}
+    logged = _read_log(os.path.join(folder, LOG_FILE))
     entries = [e for e in repo.history.list_runs(ref_prefix="refs/flowyml/", limit=None)
                if e.run_id and is_run_ref(e.ref)]
     missing = [e for e in entries if e.sha not in index]
     for e in missing:
-        manifest = repo.manifest(e.sha)
-        index[e.sha] = [[name, sorted(rec.key_parts.get("inputs", {}).values()),
-                         [[o, r.oid, r.codec, r.size] for o, r in rec.outputs.items()]]
-                        for name, rec in manifest.steps.items()]
-    if missing:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
+        index[e.sha] = logged[e.sha] if e.sha in logged else rows_of(repo.manifest(e.sha))
+    if len(missing) > 64:  # fold the log into the index now and then, not on every query
         tmp = f"{path}.{os.getpid()}.tmp"
         with open(tmp, "wb") as f:
-            f.write(pack(index))
+            f.write(msgpack.packb(index, use_bin_type=True))  # never hashed: no canonical sort needed
         os.replace(tmp, path)
+        # the log is folded in; a run appended since our read is simply read from its manifest later
+        with open(os.path.join(folder, LOG_FILE), "ab") as log:
+            log.truncate(0)
     repo._lineage_entries = {e.sha: e for e in entries}
     repo._lineage_runs = {}
     return index

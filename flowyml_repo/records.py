@@ -98,6 +98,9 @@ def record_run(pipeline: Any, manifest: RunManifest, stack: Any, root: Path) -> 
         sha = history.record(ref_of("runs", manifest.pipeline, project=manifest.project),
                              {MANIFEST_FILE: manifest_bytes(manifest)}, commit_message(manifest),
                              run_id=manifest.run_id, trailers=trailers)
+        from flowyml.lineage import append_run
+
+        append_run(history.git_dir, sha, manifest)
         if getattr(pipeline, "enable_experiment_tracking", True):
             register_assets(history, manifest)
     from flowyml.store.journal import Journal
