@@ -53,13 +53,9 @@ declarations contradict each other. Rules, in the order they apply:
    warning on it would bury real problems. Other generics with one origin compare
    arguments pairwise; ``Callable`` signatures are not checked.
 
-Annotations are read with ``typing.get_type_hints(include_extras=True)`` against
-the function's globals and the closure values it uses, so string annotations from
-``from __future__ import annotations`` work. When that fails, each annotation is
-resolved on its own: ``typing``'s names mean themselves even where the module does
-not bind them, and any other unbound name becomes ``Any`` wherever it appears
-(``tuple[pl.DataFrame, Model]`` with ``pl`` imported under ``TYPE_CHECKING`` is
-``tuple[Any, Model]``). Nothing is ever imported to resolve a name.
+Annotations are resolved by :mod:`flowyml.dag.annotations`: string annotations
+work, and a name imported only under ``TYPE_CHECKING`` becomes ``Any`` wherever it
+appears. Nothing is ever imported to resolve a name.
 
 Reasons are written to follow a step name in an error line, for example
 ``produces Model but 'model' expects Dataset (asset kinds differ)``.
@@ -67,16 +63,15 @@ Reasons are written to follow a step name in an error line, for example
 
 from __future__ import annotations
 
-import builtins
 import collections
 import collections.abc as cabc
 import inspect
 import numbers
-import types
 import typing
-import weakref
 from dataclasses import dataclass, field
 from typing import Any
+
+from flowyml.dag.annotations import UnresolvedMeta, cached_signature, is_union, type_hints
 
 __all__ = ["Verdict", "check_compatible", "input_types", "output_types"]
 
@@ -140,7 +135,7 @@ def output_types(fn: typing.Callable[..., Any], n_outputs: int) -> list[object]:
     """
     if n_outputs <= 0:
         return []
-    returned = _hints(fn).get("return", Any)
+    returned = type_hints(fn).get("return", Any)
     if n_outputs == 1:
         return [returned]
     return _split_outputs(returned, n_outputs)
@@ -159,146 +154,18 @@ def input_types(fn: typing.Callable[..., Any]) -> dict[str, object]:
     """
     target = inspect.unwrap(fn)
     try:
-        params = _signature(target).parameters.values()
+        params = cached_signature(target).parameters.values()
     except (TypeError, ValueError):  # builtins and some C callables have no signature
         return {}
-    hints = _hints(target)
+    hints = type_hints(target)
     wired = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
     return {p.name: hints.get(p.name, Any) for p in params if p.kind not in wired}
-
-
-# --- resolving annotations -------------------------------------------------------
-
-
-class _UnresolvedMeta(type):
-    """Stands in for a name an annotation string uses but the module never binds."""
-
-    def __getattr__(cls, attr: str) -> type:
-        if attr.startswith("_"):  # typing probes private/dunder attributes; say "absent"
-            raise AttributeError(attr)
-        return _unresolved(f"{cls.__qualname__}.{attr}")
-
-    def __getitem__(cls, item: object) -> type:
-        return cls  # ``npt.NDArray[np.float64]`` with numpy unbound: still just unknown
-
-
-def _unresolved(name: str) -> type:
-    return _UnresolvedMeta(name, (), {"__qualname__": name, "__module__": "<unresolved>"})
-
-
-class _Lenient(dict):
-    """Eval locals: closure values first, then (via eval) globals and builtins, then
-    ``typing``'s own names, and an unresolved placeholder for anything else."""
-
-    def __init__(self, globalns: dict[str, Any], localns: dict[str, Any]) -> None:
-        super().__init__(localns)
-        self._globalns = globalns
-
-    def __missing__(self, name: str) -> object:
-        if name in self._globalns or hasattr(builtins, name):
-            raise KeyError(name)  # let eval find it in globals or builtins
-        if name in typing.__all__:
-            # ``from typing import Optional`` inside a function leaves the module unbound,
-            # yet ``Optional`` in an annotation means nothing else.
-            return getattr(typing, name)
-        return _unresolved(name)
-
-
-_SIGNATURES: weakref.WeakKeyDictionary[Any, inspect.Signature] = weakref.WeakKeyDictionary()
-
-
-def _signature(target: Any) -> inspect.Signature:
-    try:
-        return _SIGNATURES[target]
-    except KeyError:
-        sig = _SIGNATURES[target] = inspect.signature(target)
-        return sig
-    except TypeError:  # not weak-referenceable
-        return inspect.signature(target)
-
-
-_HINTS_MEMO: weakref.WeakKeyDictionary[Any, tuple[object, dict[str, object]]] = weakref.WeakKeyDictionary()
-
-
-def _hints(fn: object) -> dict[str, object]:
-    """``fn``'s annotations, resolved once per function (a pipeline is built on every run)."""
-    target = inspect.unwrap(fn)
-    raw = getattr(target, "__annotations__", None)
-    if not raw:
-        return {}
-    try:
-        seen = _HINTS_MEMO.get(target)
-    except TypeError:  # not weak-referenceable
-        return _resolve_hints(target)
-    if seen is not None and seen[0] is raw:
-        return seen[1]
-    hints = _resolve_hints(target)
-    _HINTS_MEMO[target] = (raw, hints)
-    return hints
-
-
-def _resolve_hints(target: object) -> dict[str, object]:
-    """``target``'s annotations resolved one by one; an unresolvable one never spoils the rest."""
-    globalns = getattr(target, "__globals__", {})
-    localns = _closure(target)
-    try:
-        return typing.get_type_hints(target, localns=localns or None, include_extras=True)
-    except Exception:  # noqa: BLE001 - any name or syntax problem: resolve each on its own
-        pass
-    raw = getattr(target, "__annotations__", None) or {}
-    return {name: _resolve(name, ann, globalns, localns) for name, ann in raw.items()}
-
-
-def _closure(target: object) -> dict[str, Any]:
-    """Names a nested function takes from its enclosing one (a step made inside a test)."""
-    try:
-        return dict(inspect.getclosurevars(target).nonlocals)
-    except (TypeError, ValueError):  # not a plain function
-        return {}
-
-
-def _resolve(name: str, annotation: object, globalns: dict[str, Any], localns: dict[str, Any]) -> object:
-    holder = types.SimpleNamespace(__annotations__={name: annotation})
-    try:
-        return typing.get_type_hints(holder, globalns, localns or None, include_extras=True)[name]
-    except Exception:  # noqa: BLE001
-        pass
-    if not isinstance(annotation, str):
-        return annotation  # nested forward refs stay; the checker treats them as unknown
-    try:
-        value = eval(annotation, globalns, _Lenient(globalns, localns))  # noqa: S307 - as get_type_hints does
-    except Exception:  # noqa: BLE001
-        return Any
-    return _NONE if value is None else _without_unresolved(value)
-
-
-def _without_unresolved(t: object) -> object:
-    """``t`` with every unresolved placeholder replaced by ``Any``, so none leaks out."""
-    if isinstance(t, _UnresolvedMeta):
-        return Any
-    if isinstance(t, list):  # Callable's parameter list
-        return [_without_unresolved(a) for a in t]
-    args = typing.get_args(t)
-    if not _has_unresolved(args):
-        return t
-    new = tuple(_without_unresolved(a) for a in args)
-    if _is_union(t):
-        return typing.Union[new]
-    try:
-        return typing.get_origin(t)[new]  # list, dict, tuple, abc classes, Annotated, user generics
-    except TypeError:
-        return Any
-
-
-def _has_unresolved(args: typing.Iterable[object]) -> bool:
-    return any(isinstance(a, _UnresolvedMeta)
-               or _has_unresolved(a if isinstance(a, list) else typing.get_args(a)) for a in args)
 
 
 def _split_outputs(returned: object, n: int) -> list[object]:
     stripped = _strip(returned)
     if isinstance(stripped, type) and issubclass(stripped, tuple) and hasattr(stripped, "_fields"):
-        fields = _hints(stripped) if len(stripped._fields) == n else {}
+        fields = type_hints(stripped) if len(stripped._fields) == n else {}
         return [fields.get(f, Any) for f in stripped._fields] if fields else [Any] * n
     if typing.get_origin(stripped) is not tuple:
         return [Any] * n
@@ -350,9 +217,9 @@ def _check(p: object, e: object, top: bool) -> _Result:
         return _ok("the parameter accepts anything")
     if _is_unknown(p):
         return _ok("the produced type is not declared")
-    if _is_union(p):
+    if is_union(p):
         return _check_produced_union(p, e, top)
-    if _is_union(e):
+    if is_union(e):
         return _check_expected_union(p, e, top)
     if _is_literal(p) or _is_literal(e):
         return _check_literal(p, e, top)
@@ -378,12 +245,8 @@ def _strip(t: object) -> object:
 
 def _is_unknown(t: object) -> bool:
     return (t is Any or isinstance(t, (str, typing.ForwardRef, typing.TypeVar, typing.ParamSpec,
-                                       _UnresolvedMeta))
+                                       UnresolvedMeta))
             or (not isinstance(t, type) and typing.get_origin(t) is None and not _is_literal(t)))
-
-
-def _is_union(t: object) -> bool:
-    return typing.get_origin(t) in (typing.Union, types.UnionType)
 
 
 def _is_literal(t: object) -> bool:
@@ -596,7 +459,7 @@ def _name(t: object, qualify: bool = False) -> str:
         return "[" + ", ".join(_name(a, qualify) for a in t) + "]"
     if isinstance(t, (typing.TypeVar, typing.ParamSpec)):
         return t.__name__
-    if _is_union(t):
+    if is_union(t):
         return " | ".join(_name(a, qualify) for a in typing.get_args(t))
     if _is_literal(t):
         return f"Literal[{_literal_values(t)}]"

@@ -14,30 +14,26 @@ How writes stay safe:
 * A ref moves only by compare-and-swap. Losing the race re-parents the new commit on
   the new tip and tries again with backoff; :class:`~flowyml.errors.RefConflict` is
   raised only when the ref stays busy for ``retry_deadline`` seconds.
-* Writers of one ref first take a per-ref OS lock (``flock`` through ``filelock``,
-  in ``<git dir>/flowyml/locks/``) so they queue instead of spinning on git's
-  ``<ref>.lock``, which fails at once when held. The kernel drops that OS lock when
-  its holder dies, and the holder writes its pid into the lock file and truncates it
-  on the way out, so a non-empty lock file found on entry means the previous holder
-  died inside: any ``<ref>.lock`` older than our entry is its leftover and is removed
-  at once. A ``<ref>.lock`` with no such evidence (a killed ``git`` or an old
-  flowyml) is removed once it is ``stale_lock_seconds`` old: git holds a ref lock for
-  milliseconds, so an old one has no live owner.
+* Writers of one ref first take a per-ref OS lock so they queue instead of spinning
+  on git's ``<ref>.lock``, and ``.lock`` files left by dead processes are removed
+  (see :mod:`flowyml.store.reflock`).
+
+Trees of plain files are written and read by :mod:`flowyml.store.trees`; the
+repository is found or created by :mod:`flowyml.store.locate`.
 """
 
 from __future__ import annotations
 
 import os
-import random
 import re
-import shutil
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from flowyml.errors import HistoryError, ObjectNotFound, RefConflict, RunNotFound
+from flowyml.store.locate import discover, ensure_bare
+from flowyml.store.reflock import Backoff, RefLock, clear_if_stale, ref_lock_path
 from flowyml.store.refnames import ROOT, RUNS_PREFIX, check_ref
 from flowyml.store.runindex import (
     CommitFacts,
@@ -50,6 +46,7 @@ from flowyml.store.runindex import (
     parse_trailers,
     with_trailer,
 )
+from flowyml.store.trees import read_file, read_files, write_tree
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Mapping
@@ -62,8 +59,8 @@ __all__ = ["CommitInfo", "History", "RunEntry"]
 IDENTITY = b"flowyml <flowyml@localhost>"
 _ZERO = b"0" * 40
 _HEX_SHA = re.compile(r"^[0-9a-f]{40}$")
-_FILE_MODE = 0o100644
-_TREE_MODE = 0o040000
+# flowyml.inflight imports the repository lookup under its name from before the split.
+_discover = discover
 
 
 class _Unset:
@@ -179,10 +176,10 @@ class History:
             HistoryError: the folder found is not a usable git repository.
         """
         if metadata_path is not None:
-            return cls(_ensure_bare(os.path.abspath(metadata_path)), **options)
-        found = _discover(os.path.abspath(start_dir))
+            return cls(ensure_bare(os.path.abspath(metadata_path)), **options)
+        found = discover(os.path.abspath(start_dir))
         if found is None:
-            found = _ensure_bare(os.path.join(os.path.abspath(start_dir), ".flowyml", "history.git"))
+            found = ensure_bare(os.path.join(os.path.abspath(start_dir), ".flowyml", "history.git"))
         return cls(found, **options)
 
     def close(self) -> None:
@@ -231,7 +228,7 @@ class History:
         ref_b = check_ref(ref).encode()
         extra = [self._existing_commit(p) for p in parents_extra]
         body = compose_message(message, run_id, trailers or {})
-        tree_id = self._write_tree(tree_files)
+        tree_id = write_tree(tree_files, self._add)
         when = time.time() if author_time is None else author_time
 
         def attempt(old: bytes | None) -> bytes:
@@ -291,8 +288,8 @@ class History:
         """The compare-and-swap loop shared by every ref update; returns (old, new)."""
         from dulwich.file import FileLocked
 
-        backoff = _Backoff(self._deadline, ref)
-        with _RefLock(self._ref_lock_path(ref), self._serialize, backoff) as held:
+        backoff = Backoff(self._deadline, ref)
+        with RefLock(ref_lock_path(self._own_dir, ref), self._serialize, backoff) as held:
             while True:
                 old = self._read_tip(ref)
                 if not isinstance(expected, _Unset) and old != expected:
@@ -306,7 +303,7 @@ class History:
                     if self._swap(ref, old, new):
                         return old, new
                 except FileLocked as exc:
-                    self._clear_if_stale(exc.lockfilename, held)
+                    clear_if_stale(exc.lockfilename, held, self._stale)
                 except (FileExistsError, NotADirectoryError, IsADirectoryError) as exc:
                     # git cannot hold both refs/x and refs/x/y (a file and a folder).
                     raise HistoryError(
@@ -326,60 +323,12 @@ class History:
         os.makedirs(os.path.join(self.git_dir, "logs", *ref.decode().split("/")[:-1]), exist_ok=True)
         return bool(refs.set_if_equals(ref, old or _ZERO, new, message=b"flowyml: record", **log))
 
-    def _clear_if_stale(self, lock_file: str | bytes, held: _RefLock | None) -> None:
-        """Remove a ``.lock`` file that no live process owns (see module docstring)."""
-        try:
-            mtime = os.stat(lock_file).st_mtime
-        except FileNotFoundError:
-            return  # released meanwhile: just retry
-        orphan = held is not None and held.inherited and mtime <= held.acquired_at
-        if orphan or time.time() - mtime > self._stale:
-            try:
-                os.remove(lock_file)
-            except FileNotFoundError:
-                pass
-
-    def _ref_lock_path(self, ref: bytes) -> str:
-        import hashlib
-
-        return os.path.join(self._own_dir, "locks", hashlib.sha1(ref).hexdigest() + ".lock")
-
-    def _write_tree(self, tree_files: Mapping[str, bytes]) -> bytes:
-        """Write blobs and (nested) trees for ``tree_files``; return the root tree id."""
-        from dulwich.objects import Blob, Tree
-
-        nested: dict = {}
-        for path, data in tree_files.items():
-            *folders, name = _split_path(path)
-            node = nested
-            for folder in folders:
-                node = node.setdefault(folder, {})
-                if not isinstance(node, dict):
-                    raise ValueError(f"tree path {path!r} runs through a file")
-            if name in node:
-                raise ValueError(f"tree path {path!r} is both a file and a folder")
-            node[name] = bytes(data)
-
-        def build(node: dict) -> bytes:
-            tree = Tree()
-            for name, value in node.items():
-                if isinstance(value, dict):
-                    tree.add(name.encode(), _TREE_MODE, build(value))
-                else:
-                    blob = Blob.from_string(value)
-                    self._add(blob)
-                    tree.add(name.encode(), _FILE_MODE, blob.id)
-            self._add(tree)
-            return tree.id
-
-        return build(nested)
-
     def _add(self, obj: ShaFile) -> None:
         """Write one loose object; an existing copy counts as success."""
         from dulwich.file import FileLocked
 
         store = self._repo.object_store
-        backoff = _Backoff(self._deadline, obj.id)
+        backoff = Backoff(self._deadline, obj.id)
         while True:
             try:
                 store.add_object(obj)
@@ -388,7 +337,7 @@ class History:
                 # A peer writing the same object, or a write killed midway.
                 if store.contains_loose(obj.id):
                     return
-                self._clear_if_stale(exc.lockfilename, None)
+                clear_if_stale(exc.lockfilename, None, self._stale)
             backoff.wait()
 
     # -- reading -------------------------------------------------------------
@@ -477,16 +426,7 @@ class History:
         Raises:
             ObjectNotFound: no such commit, or no such file in it.
         """
-        from dulwich.objects import Tree
-
-        obj = self._object(self._tree_id(commit_sha))
-        for name in _split_path(path):
-            if not isinstance(obj, Tree) or name.encode() not in obj:
-                raise ObjectNotFound(f"{commit_sha}:{path}", where="history")
-            obj = self._object(obj[name.encode()][1].decode())
-        if isinstance(obj, Tree):
-            raise ObjectNotFound(f"{commit_sha}:{path}", where="history (a folder)")
-        return obj.as_raw_string()
+        return read_file(self._object, self._tree_id(commit_sha), path, commit_sha)
 
     def read_tree_files(self, commit_sha: str) -> dict[str, bytes]:
         """Every file of a commit's tree, ``{path: bytes}`` with ``/`` separators.
@@ -494,18 +434,7 @@ class History:
         Raises:
             ObjectNotFound: no such commit.
         """
-        files: dict[str, bytes] = {}
-
-        def walk(tree_id: str, prefix: str) -> None:
-            for item in self._object(tree_id).iteritems():
-                name = prefix + item.path.decode()
-                if item.mode == _TREE_MODE:
-                    walk(item.sha.decode(), name + "/")
-                else:
-                    files[name] = self._object(item.sha.decode()).as_raw_string()
-
-        walk(self._tree_id(commit_sha), "")
-        return files
+        return read_files(self._object, self._tree_id(commit_sha))
 
     def _tree_id(self, commit_sha: str) -> str:
         known = self._index.tree_of(commit_sha)
@@ -653,114 +582,3 @@ def _expected_bytes(ref: str, expected: str | None | _Unset) -> bytes | None | _
 def _utc_offset(when: float) -> int:
     """The local time zone's offset east of UTC, in seconds, at ``when``."""
     return time.localtime(when).tm_gmtoff or 0
-
-
-def _split_path(path: str) -> list[str]:
-    """Split a tree path and refuse names git (or ``fsck --strict``) rejects."""
-    if not isinstance(path, str) or not path:
-        raise ValueError(f"tree path must be a non-empty string, not {path!r}")
-    parts = path.split("/")
-    for part in parts:
-        if part in ("", ".", "..") or part.lower() == ".git" or "\0" in part:
-            raise ValueError(f"tree path {path!r} has a forbidden component {part!r}")
-    return parts
-
-
-def _discover(start: str) -> str | None:
-    """The nearest enclosing repository flowyml may use, looking upward."""
-    folder = start
-    while True:
-        if os.path.exists(os.path.join(folder, ".git")):
-            return folder
-        own = os.path.join(folder, ".flowyml", "history.git")
-        if os.path.isdir(own):
-            return own
-        parent = os.path.dirname(folder)
-        if parent == folder:
-            return None
-        folder = parent
-
-
-def _ensure_bare(path: str) -> str:
-    """Create a bare repository at ``path`` unless one is there (safe to race)."""
-    if os.path.isdir(path):
-        return path
-    from dulwich.repo import Repo
-
-    parent = os.path.dirname(path)
-    os.makedirs(parent, exist_ok=True)
-    # Build it aside and rename it into place, so a peer never sees half a repository.
-    staging = tempfile.mkdtemp(prefix=".history-", dir=parent)
-    Repo.init_bare(staging).close()
-    try:
-        os.rename(staging, path)
-    except OSError:
-        shutil.rmtree(staging, ignore_errors=True)
-        if not os.path.isdir(path):
-            raise
-    return path
-
-
-class _Backoff:
-    """Jittered exponential sleeps until a deadline, then RefConflict."""
-
-    def __init__(self, deadline: float, what: bytes) -> None:
-        self._until = time.monotonic() + deadline
-        self._what = what
-        self._tries = 0
-
-    def wait(self) -> None:
-        self._tries += 1
-        if time.monotonic() > self._until:
-            raise RefConflict(
-                f"{self._what.decode()} stayed busy through {self._tries} attempts; "
-                "another process keeps it locked or keeps moving it"
-            )
-        time.sleep(random.uniform(0.5, 1.0) * min(0.05, 0.0005 * 2 ** min(self._tries, 10)))
-
-
-class _RefLock:
-    """The per-ref OS lock that queues flowyml writers (see module docstring)."""
-
-    def __init__(self, path: str, enabled: bool, backoff: _Backoff) -> None:
-        self._path = path
-        self._enabled = enabled
-        self._backoff = backoff
-        self._fd: int | None = None
-        self.inherited = False  # the previous holder died while holding it
-        self.acquired_at = 0.0
-
-    def __enter__(self) -> _RefLock:
-        if not self._enabled:
-            return self
-        from filelock import lock_descriptor
-
-        os.makedirs(os.path.dirname(self._path), exist_ok=True)
-        fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            while not lock_descriptor(fd, blocking=False):
-                self._backoff.wait()
-        except OSError:
-            os.close(fd)  # no flock on this file system: rely on compare-and-swap alone
-            return self
-        except BaseException:
-            os.close(fd)
-            raise
-        self._fd = fd
-        self.acquired_at = time.time()
-        self.inherited = bool(os.pread(fd, 64, 0).strip())
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self._fd is None:
-            return
-        from filelock import unlock_descriptor
-
-        try:
-            os.ftruncate(self._fd, 0)  # an empty file tells the next holder we left cleanly
-            unlock_descriptor(self._fd)
-        finally:
-            os.close(self._fd)
-            self._fd = None
