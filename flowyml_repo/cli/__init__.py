@@ -1,0 +1,1 @@
+"""The ``flowyml`` command line: one click command per module (see ``main.py``)."""
