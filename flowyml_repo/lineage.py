@@ -81,10 +81,14 @@ def lineage_rows(repo: RunHistory) -> dict[str, list]:
     logged = _read_log(os.path.join(folder, LOG_FILE))
     entries = [e for e in repo.history.list_runs(ref_prefix="refs/flowyml/", limit=None)
                if e.run_id and is_run_ref(e.ref)]
+    live = {e.sha for e in entries}
+    stale = [sha for sha in index if sha not in live]  # refs rewritten or deleted since
+    for sha in stale:
+        del index[sha]
     missing = [e for e in entries if e.sha not in index]
     for e in missing:
         index[e.sha] = logged[e.sha] if e.sha in logged else rows_of(repo.manifest(e.sha))
-    if len(missing) > 64:  # fold the log into the index now and then, not on every query
+    if len(missing) > 64 or stale:  # fold the log into the index now and then, not on every query
         tmp = f"{path}.{os.getpid()}.tmp"
         with open(tmp, "wb") as f:
             f.write(msgpack.packb(index, use_bin_type=True))  # never hashed: no canonical sort needed

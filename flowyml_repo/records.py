@@ -30,12 +30,16 @@ if TYPE_CHECKING:
 MANIFEST_FILE = "manifest.json"
 
 
-def open_history(stack: Any = None, start: str | os.PathLike[str] = ".") -> History:
-    """The history repository for a stack (its ``metadata_path``) or the project at ``start``."""
+def open_history(stack: Any = None, start: str | os.PathLike[str] = ".", *, create: bool = True) -> History:
+    """The history repository for a stack (its ``metadata_path``) or the project at ``start``.
+
+    Raises:
+        HistoryError: with ``create=False``, when there is no history yet.
+    """
     from flowyml.store.history import History
 
     metadata = getattr(stack, "metadata_path", None) if stack is not None else None
-    return History.open(start, metadata_path=metadata)
+    return History.open(start, metadata_path=metadata, create=create)
 
 
 def namespace(project: str | None) -> str:
@@ -117,7 +121,7 @@ def worktree_state(history: History) -> dict:
 
     Only tracked files count as dirty; checking costs one ``stat`` per tracked file.
     """
-    repo = history._repo
+    repo = history.repo
     if repo.bare:
         return {}
     try:

@@ -13,6 +13,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from flowyml.errors import HistoryError, RunNotFound
 from flowyml.manifest import OutputRecord, RunManifest, StepRecord
 from flowyml.records import is_run_ref, load_manifest, namespace, open_history, ref_of
 from flowyml.store.refnames import ROOT
@@ -178,11 +179,15 @@ class RunHistory:
         self.path = Path(path).absolute()
         self.stack = stack
         self.project = project
-        self.history = open_history(stack, self.path)
         self._stores: dict[str, Any] = {}
+        try:
+            self.history: Any = open_history(stack, self.path, create=False)
+        except HistoryError:
+            self.history = None  # nothing recorded yet: every query is empty
 
     def close(self) -> None:
-        self.history.close()
+        if self.history is not None:
+            self.history.close()
 
     def __enter__(self) -> RunHistory:
         return self
@@ -192,6 +197,8 @@ class RunHistory:
 
     def runs(self, pipeline: str | None = None, *, limit: int | None = 50, status: str | None = None) -> list[Run]:
         """Runs newest first, optionally of one pipeline and with one status."""
+        if self.history is None:
+            return []
         if pipeline is not None:
             prefix = ref_of("runs", pipeline, project=self.project)
         else:
@@ -221,6 +228,8 @@ class RunHistory:
             RunNotFound: no such run.
             AmbiguousRunId: the prefix matches several runs.
         """
+        if self.history is None:
+            raise RunNotFound(f"no run {run_id!r}: nothing has been recorded in {self.path} yet")
         ref, sha = self.history.find_run(run_id, ref_prefix=namespace(self.project) if self.project else ROOT)
         info = self.history.commit(sha)
         trailers = info.trailers
@@ -233,9 +242,12 @@ class RunHistory:
         """The object store a run wrote to (recorded in its manifest; else the stack's or ``.flowyml``)."""
         from flowyml.store.objects import ObjectStore
 
-        root = manifest.environment.get("store")
-        if not root or not Path(root).is_dir():
-            root = str(Path(getattr(self.stack, "artifact_path", None) or self.path / ".flowyml").absolute())
+        recorded = manifest.environment.get("store")
+        local = Path(getattr(self.stack, "artifact_path", None) or self.path / ".flowyml").absolute()
+        # The recorded path is right unless the history moved (a clone, a copy): then the
+        # project's own store is where pulled objects are.
+        inside = recorded and Path(recorded).is_dir() and Path(recorded).is_relative_to(self.path)
+        root = recorded if inside or (recorded and Path(recorded).is_dir() and not local.is_dir()) else str(local)
         if root not in self._stores:
             self._stores[root] = ObjectStore(root)
         return self._stores[root]

@@ -155,6 +155,8 @@ class History:
         cls,
         start_dir: str | os.PathLike[str],
         metadata_path: str | os.PathLike[str] | None = None,
+        *,
+        create: bool = True,
         **options: Any,
     ) -> History:
         """Open the history repository for a project.
@@ -163,6 +165,8 @@ class History:
             start_dir: the project folder (or any folder inside it).
             metadata_path: a bare repository to use (created if missing) instead of
                 looking for one.
+            create: False to raise :class:`HistoryError` instead of creating a
+                repository (for read-only callers).
             **options: passed to :class:`History`.
 
         Returns:
@@ -176,11 +180,22 @@ class History:
             HistoryError: the folder found is not a usable git repository.
         """
         if metadata_path is not None:
-            return cls(ensure_bare(os.path.abspath(metadata_path)), **options)
+            path = os.path.abspath(metadata_path)
+            if not create and not os.path.isdir(path):
+                raise HistoryError(f"no run history at {path}: nothing has been recorded there yet")
+            return cls(ensure_bare(path), **options)
         found = discover(os.path.abspath(start_dir))
         if found is None:
+            if not create:
+                raise HistoryError(f"no run history in {os.path.abspath(start_dir)} or above: run a "
+                                   "pipeline there first (or `flowyml init`)")
             found = ensure_bare(os.path.join(os.path.abspath(start_dir), ".flowyml", "history.git"))
         return cls(found, **options)
+
+    @property
+    def repo(self) -> Repo:
+        """The underlying dulwich repository (for transports such as push and pull)."""
+        return self._repo
 
     def close(self) -> None:
         """Release the repository's open files (pack maps)."""

@@ -85,7 +85,7 @@ class TransferReport:
 def git_remote_url(history: History, name: str) -> str | None:
     """The URL of the git remote called ``name`` in the repository's config, or None."""
     try:
-        url = history._repo.get_config().get((b"remote", name.encode()), b"url")
+        url = history.repo.get_config().get((b"remote", name.encode()), b"url")
     except KeyError:
         return None
     return url.decode() if isinstance(url, bytes) else url
@@ -149,7 +149,7 @@ def push(history: History, store: ObjectStore, git_url: str, objects_url: str, *
 
 def _send_refs(history: History, client: Any, path: str, url: str, plan: dict, rejected: dict) -> dict:
     """Move the remote refs in ``plan`` by compare-and-swap; returns those moved."""
-    repo = history._repo
+    repo = history.repo
     moved: dict[str, tuple[str | None, str]] = {}
 
     def update_refs(current: dict) -> dict:
@@ -202,7 +202,7 @@ def pull(history: History, store: ObjectStore, git_url: str, objects_url: str, *
         HistoryError: the git remote cannot be reached.
         CorruptObject: a remote object does not hash to its oid (no ref moves).
     """
-    repo = history._repo
+    repo = history.repo
     client, path = _client(git_url)
     seen: dict[str, str] = {}
 
@@ -307,7 +307,7 @@ def _replay(history: History, mine: str, theirs: str) -> tuple[str, int]:
         local_only.append(sha)
         parents = history.commit(sha).parents
         sha = parents[0] if parents else None
-    repo = history._repo
+    repo = history.repo
     tip = theirs
     for sha in reversed(local_only):
         original = repo[sha.encode()]

@@ -170,3 +170,23 @@ def test_hostile_pipeline_names_stay_inside_refs_flowyml(repo):
     ours = [line for line in refs.splitlines() if "runs" in line]
     assert len(ours) == 1 and ours[0].startswith("refs/flowyml/runs/")
     assert flowyml.runs("../../heads/main x.lock")[0].run_id == r.run_id
+
+
+def test_lineage_survives_a_deleted_run_ref(repo):
+    first = make_pipeline(10).run()
+    make_pipeline(10, project="p2").run()
+    raw = flowyml.get_run(first.run_id).artifact("raw")
+    assert len(raw.downstream()) == 6
+    from flowyml.records import open_history, ref_of
+
+    with open_history() as h:
+        assert h.delete_ref(ref_of("runs", "numbers"))
+    assert {a.run.project for a in flowyml.RunHistory().get(flowyml.runs(project="p2")[0].run_id)
+            .artifact("raw").downstream()} == {"p2"}
+
+
+def test_queries_in_an_empty_folder_create_nothing(workdir):
+    assert flowyml.runs() == []
+    with pytest.raises(RunNotFound):
+        flowyml.get_run("abc123")
+    assert list(workdir.iterdir()) == []
