@@ -74,12 +74,36 @@ class Pipeline:
 
     def add_step(self, step: Step) -> Pipeline:
         """Add a step; returns the pipeline so calls can be chained."""
+        if not isinstance(step, Step) and hasattr(step, "as_step"):
+            step = step.as_step()  # a @map_task given as it is
         if not isinstance(step, Step):
             name = getattr(step, "__name__", repr(step))
             raise TypeError(f"{name} is not a step: decorate it with @step before adding it")
         self.steps.append(step)
         self.dag = None
         return self
+
+    def add_sub_pipeline(self, pipeline: Pipeline, *, inputs: list[str] | None = None,
+                         outputs: list[str] | None = None, input_mapping: Mapping[str, str] | None = None,
+                         output_mapping: Mapping[str, str] | None = None, name: str | None = None) -> Pipeline:
+        """Add a whole pipeline as one step; its steps run, cache and record as this run's own.
+
+        Args:
+            pipeline: the child pipeline.
+            inputs: names of this pipeline's outputs (or context values) it consumes.
+            outputs: names of the outputs it produces here.
+            input_mapping: parent name -> child name, for inputs named differently in the child.
+            output_mapping: child output name -> parent name.
+            name: the step's name (default: the child pipeline's name); its steps
+                are recorded as ``<name>/<step>``.
+
+        Raises:
+            PipelineDefinitionError: the mappings or the child pipeline do not fit.
+        """
+        from flowyml.subpipeline import sub_pipeline_step
+
+        return self.add_step(sub_pipeline_step(pipeline, inputs=inputs, outputs=outputs, input_mapping=input_mapping,
+                                               output_mapping=output_mapping, name=name))
 
     @classmethod
     def from_steps(cls, *steps: Step, name: str, **options: Any) -> Pipeline:
@@ -184,6 +208,7 @@ class Pipeline:
                  executor: Any, enable_cache: bool | None, on_event: Any, reuse: dict | None = None,
                  force: set[str] | None = None, parent_run: str | None = None,
                  from_step: str | None = None) -> PipelineResult:
+        from flowyml.execution.executors import make_executor
         from flowyml.execution.runner import RunPlan, Runner
         from flowyml.manifest import RunManifest, plain
         from flowyml.result import PipelineResult
@@ -196,16 +221,21 @@ class Pipeline:
         manifest = RunManifest(run_id=run_id, pipeline=self.name, project=self.project_name, version=self.version,
                                started=time.time(), context={k: plain(v) for k, v in ctx.items()},
                                parent_run=parent_run, from_step=from_step, environment=environment())
+        # An executor named by a string ("threads") lives for this run only.
+        chosen, owned = make_executor(executor or self.executor or getattr(stack_obj, "executor", None))
         plan = RunPlan(graph=graph, context=ctx, store_root=str(root), run_id=run_id, pipeline=self.name,
                        enable_cache=self.enable_cache if enable_cache is None else enable_cache,
-                       checkpoint=self.enable_checkpointing,
-                       executor=executor or self.executor or getattr(stack_obj, "executor", None),
+                       checkpoint=self.enable_checkpointing, executor=chosen,
                        reuse=reuse or {}, force=force or set(), reuse_run=parent_run,
                        debug=debug, on_event=on_event)
-        with _debug_logging(debug):
-            runner = Runner(plan)
-            manifest = runner.run(manifest)
-            self._record(manifest, stack_obj, root)
+        try:
+            with _debug_logging(debug):
+                runner = Runner(plan)
+                manifest = runner.run(manifest)
+                self._record(manifest, stack_obj, root)
+        finally:
+            if owned:
+                chosen.close()
         return PipelineResult(manifest, runner.values, runner.store)
 
     def _record(self, manifest: Any, stack: Stack | None, root: Path) -> None:
@@ -217,8 +247,12 @@ class Pipeline:
     # -- locations ------------------------------------------------------------------------
 
     def resolve_stack(self, stack: Stack | str | None = None) -> Stack | None:
-        """The stack for a run: the one given, else the pipeline's."""
+        """The stack for a run: the one given, the pipeline's, ``$FLOWYML_STACK``, the config's default."""
         chosen = stack if stack is not None else self.stack
+        if chosen is None:
+            from flowyml.stacks import default_stack
+
+            return default_stack()
         if isinstance(chosen, str):
             from flowyml.stacks import named_stack
 

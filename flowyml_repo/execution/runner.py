@@ -61,13 +61,22 @@ class RunPlan:
 class Runner:
     """Executes one :class:`RunPlan`; create one per run."""
 
-    def __init__(self, plan: RunPlan) -> None:
+    def __init__(self, plan: RunPlan, parent: Runner | None = None, namespace: Any = None) -> None:
         self.plan = plan
         self.graph = plan.graph
-        self.store = ObjectStore(plan.store_root)
-        self.cache = CacheIndex(plan.store_root)
-        self.journal = Journal(plan.store_root, plan.run_id) if plan.checkpoint else None
-        self.executor = plan.executor or SequentialExecutor()
+        if parent is None:
+            self.store = ObjectStore(plan.store_root)
+            self.cache = CacheIndex(plan.store_root)
+            self.journal = Journal(plan.store_root, plan.run_id) if plan.checkpoint else None
+            self.executor = plan.executor or SequentialExecutor()
+        else:  # an inner pipeline (sub-pipeline, dynamic step) shares the run's store, journal, workers
+            self.store, self.cache, self.journal = parent.store, parent.cache, parent.journal
+            self.executor = parent.executor
+        # An inner pipeline's names in the run (execution.dynamic.Namespace); None at the top.
+        self.namespace = namespace
+        self.prefix = namespace.prefix if namespace is not None else ""
+        self.children: dict[str, list[StepRecord]] = {}  # composite step -> its inner steps' records
+        self.exception: BaseException | None = None
         self.records: dict[str, StepRecord] = {}
         self.out_refs: dict[str, OutputRecord] = {}
         self.values: dict[str, Any] = {}
@@ -76,12 +85,25 @@ class Runner:
 
     def run(self, manifest: RunManifest) -> RunManifest:
         """Execute the plan, filling ``manifest``; returns it with every step recorded."""
-        import graphlib
-
         t0 = time.perf_counter()
         if self.journal is not None:
             self.journal.append({"type": "start", "run_id": manifest.run_id, "pipeline": manifest.pipeline,
                                  "started": manifest.started, "context": manifest.context})
+        try:
+            self.walk()
+        finally:
+            self.store.flush()  # everything the manifest names is on disk before it is reported
+            if self.journal is not None:
+                self.journal.close()
+        manifest.steps = self.manifest_steps()
+        manifest.status = FAILED if self.failed else SUCCESS
+        manifest.duration = time.perf_counter() - t0
+        return manifest
+
+    def walk(self) -> None:
+        """Run the graph's steps as they become ready, fail-fast; record the unreached as not run."""
+        import graphlib
+
         graph = self.graph
         rank = {name: i for i, name in enumerate(graph.steps)}
         sorter = graphlib.TopologicalSorter({n: graph.upstream[n] for n in graph.steps})
@@ -112,13 +134,15 @@ class Runner:
             for name in graph.order:
                 if name not in self.records:
                     self._record(StepRecord(name=name, status=NOT_RUN, upstream=list(graph.upstream[name])))
-            self.store.flush()  # everything the manifest names is on disk before it is reported
-            if self.journal is not None:
-                self.journal.close()
-        manifest.steps = {name: self.records[name] for name in graph.order}
-        manifest.status = FAILED if self.failed else SUCCESS
-        manifest.duration = time.perf_counter() - t0
-        return manifest
+
+    def manifest_steps(self) -> dict[str, StepRecord]:
+        """Every record in execution order, a composite step's inner steps right after it."""
+        steps = {}
+        for name in self.graph.order:
+            steps[name] = self.records[name]
+            for child in self.children.get(name, ()):
+                steps[child.name] = child
+        return steps
 
     # -- one step -------------------------------------------------------------------------
 
@@ -133,7 +157,8 @@ class Runner:
         inputs = {p: (o, self.out_refs[o]) for p, o in binding.inputs.items()}
         params = {p: self.plan.context[p] for p in binding.params}
         key = parts = None
-        recorded = self.plan.reuse.get(name)
+        composite = getattr(step, "composite", False)  # its inner steps are reused one by one
+        recorded = None if composite else self.plan.reuse.get(name)
         if recorded is not None and name not in self.plan.force and recorded.status in (SUCCESS, CACHED):
             if all(self.store.has(r.oid) for r in recorded.outputs.values()):
                 base.key, base.key_parts = recorded.key, recorded.key_parts
@@ -152,11 +177,17 @@ class Runner:
             if hit is not None:
                 return self._reuse(base, hit[0], hit[1], files=hit[2])
         task = StepTask(step, inputs, params, binding.wants_asset, self.plan.store_root,
-                        record_files=use_cache or (self.plan.enable_cache and step.cache))
+                        record_files=use_cache or (self.plan.enable_cache and step.cache), use_cache=use_cache)
         if self.plan.on_event:
-            self.plan.on_event(name, "running")
-        loaded = self.values if self.executor.in_process else None
-        inflight[self.executor.submit(task, self.store, loaded)] = (name, task, key, parts)
+            self.plan.on_event(self.prefix + name, "running")
+        if composite:
+            from flowyml.execution.dynamic import start_composite
+
+            fut = start_composite(self, name, task)
+        else:
+            loaded = self.values if self.executor.in_process else None
+            fut = self.executor.submit(task, self.store, loaded)
+        inflight[fut] = (name, task, key, parts)
         return True
 
     def _condition(self, step: Any, inputs: dict, params: dict) -> bool:
@@ -213,6 +244,8 @@ class Runner:
                          attempts=out.attempts, fallback_used=out.fallback_used, files=out.files,
                          outputs=out.outputs, source_run=self.plan.run_id, stdout=out.stdout, stderr=out.stderr)
         rec.key_parts["params"] = {p: plain(v) for p, v in task.params.items()}
+        if out.children:
+            self.children[name] = out.children
         if out.error is not None:
             rec.status, rec.error, rec.error_type = FAILED, out.error, out.error_type
             self.failed = True
@@ -220,7 +253,11 @@ class Runner:
         else:
             self.out_refs.update(out.outputs)
             self.values.update(out.values)
-            if self.plan.enable_cache and step.cache and not out.fallback_used:
+            if out.exported:  # recorded on the inner step that produced them
+                rec.outputs = {n: r for n, r in out.outputs.items() if n not in out.exported}
+            if out.cached:
+                rec.status = CACHED
+            if self.plan.enable_cache and step.cache and not out.fallback_used and out.cacheable:
                 self.cache.put(key, {
                     "outputs": [dict(o.to_dict(), name=n) for n, o in out.outputs.items()],
                     "files": out.files, "run_id": self.plan.run_id, "step": name,
@@ -230,8 +267,13 @@ class Runner:
     def _record(self, rec: StepRecord) -> None:
         self.records[rec.name] = rec
         if self.journal is not None and rec.status in (SUCCESS, CACHED, FAILED, SKIPPED):
-            self.journal.append({"type": "step", "record": rec.to_dict()})
+            self.journal.append({"type": "step", "record": self.manifest_record(rec).to_dict()})
         if self.plan.debug:
-            log.debug("step %s: %s (%.4fs) key=%s", rec.name, rec.status, rec.duration, (rec.key or "")[:12])
+            log.debug("step %s: %s (%.4fs) key=%s", self.prefix + rec.name, rec.status, rec.duration,
+                      (rec.key or "")[:12])
         if self.plan.on_event:
-            self.plan.on_event(rec.name, rec.status)
+            self.plan.on_event(self.prefix + rec.name, rec.status)
+
+    def manifest_record(self, rec: StepRecord) -> StepRecord:
+        """``rec`` as the run's manifest names it (an inner pipeline's steps are namespaced)."""
+        return rec if self.namespace is None else self.namespace.record(rec)

@@ -7,6 +7,7 @@ In-process executors may hand over already-loaded values to skip a read.
 
 from __future__ import annotations
 
+import contextvars
 import time
 import traceback
 from collections.abc import Mapping
@@ -29,6 +30,8 @@ class StepTask:
         wants_asset: parameters that receive the asset rather than its data.
         store_root: where the object store lives.
         record_files: record files opened for reading (for the cache entry).
+        use_cache: whether caches below the step (a map task's per-item cache)
+            may be read; False when the step is forced or caching is off.
     """
 
     step: Any
@@ -37,6 +40,7 @@ class StepTask:
     wants_asset: frozenset[str]
     store_root: str
     record_files: bool = True
+    use_cache: bool = True
 
 
 @dataclass
@@ -55,6 +59,34 @@ class StepOutcome:
     exception: BaseException | None = None
     stdout: str = ""
     stderr: str = ""
+    cacheable: bool = True  # False: finished, but not to be cached whole (a map with failed items)
+    children: list = field(default_factory=list)  # StepRecords of a composite's inner steps
+    cached: bool = False  # a composite whose inner steps all came from the cache
+    exported: frozenset[str] = frozenset()  # outputs recorded on an inner step, not on this one
+
+
+@dataclass
+class TaskScope:
+    """The step task being executed in this thread (see :func:`current_scope`).
+
+    Attributes:
+        task: the task.
+        store: the ObjectStore it writes to.
+        cacheable: set to False by code inside the step whose result must not be
+            cached whole (a map task with failed items).
+    """
+
+    task: StepTask
+    store: Any
+    cacheable: bool = True
+
+
+_SCOPE: contextvars.ContextVar[TaskScope | None] = contextvars.ContextVar("flowyml_task_scope", default=None)
+
+
+def current_scope() -> TaskScope | None:
+    """The task whose step function is running in this thread, or None outside a step."""
+    return _SCOPE.get()
 
 
 def deliver(value: Any, output: str, wants_asset: bool) -> Any:
@@ -116,7 +148,9 @@ def execute_task(task: StepTask, store: Any, loaded: Mapping[str, Any] | None = 
 
         from flowyml.execution.capture import captured
 
+        scope = TaskScope(task, store)
         with captured() as printed:
+            token = _SCOPE.set(scope)
             try:
                 if task.record_files:
                     from flowyml.execution.filedeps import FileReads, digest_files
@@ -128,7 +162,9 @@ def execute_task(task: StepTask, store: Any, loaded: Mapping[str, Any] | None = 
                 else:
                     value, out.fallback_used = call_with_controls(step.func, step.controls, kwargs, count)
             finally:
+                _SCOPE.reset(token)
                 out.stdout, out.stderr = printed.stdout, printed.stderr
+        out.cacheable = scope.cacheable
         out.values = split_outputs(step, value)
         out.outputs = {name: store_output(store, v) for name, v in out.values.items()}
     except Exception as exc:

@@ -9,6 +9,7 @@ manifests. An entry whose objects are gone is treated as a miss.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -44,7 +45,7 @@ class CacheIndex:
         """Store ``entry`` under ``key`` (atomic: temp file then ``os.replace``)."""
         path = self._path(key)
         data = pack(entry)
-        tmp = f"{path}.{os.getpid()}.tmp"
+        tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
         try:
             f = open(tmp, "wb")
         except FileNotFoundError:
