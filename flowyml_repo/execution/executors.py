@@ -77,10 +77,20 @@ LocalExecutor = SequentialExecutor
 
 
 class _Closing:
-    """Context-manager support: ``with ThreadExecutor(8) as ex: ...`` closes the workers."""
+    """Context-manager support: ``with ThreadExecutor(8) as ex: ...`` closes the workers.
 
-    def close(self) -> None:  # pragma: no cover - every subclass defines it
-        raise NotImplementedError
+    Pool-backed subclasses keep their lazily started pool in ``_pool`` under ``_lock``.
+    """
+
+    _pool: Any = None
+    _lock: threading.Lock
+
+    def close(self) -> None:
+        """Shut the workers down (waiting for running tasks); a later submit starts new ones."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
 
     def __enter__(self) -> Any:
         return self
@@ -121,12 +131,6 @@ class ThreadExecutor(_Closing):
 
                 self._pool = ThreadPoolExecutor(self.max_workers, thread_name_prefix="flowyml-step")
             return self._pool
-
-    def close(self) -> None:
-        with self._lock:
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=True)
 
     def __repr__(self) -> str:
         return f"ThreadExecutor(max_workers={self.max_workers})"
@@ -173,12 +177,6 @@ class ProcessExecutor(_Closing):
                     context.set_forkserver_preload(["flowyml.execution.executors"])
                 self._pool = ProcessPoolExecutor(self.max_workers, mp_context=context)
             return self._pool
-
-    def close(self) -> None:
-        with self._lock:
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=True)
 
     def __repr__(self) -> str:
         return f"ProcessExecutor(max_workers={self.max_workers}, mp_context={self.mp_context!r})"
