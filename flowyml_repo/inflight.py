@@ -137,9 +137,9 @@ def existing_history(start: str | os.PathLike[str] = ".") -> str | None:
     Unlike :func:`flowyml.records.open_history`, this never creates one: a
     viewer opened in the wrong folder should say so, not leave a repository behind.
     """
-    from flowyml.store.history import _discover
+    from flowyml.store.locate import discover
 
-    return _discover(os.path.abspath(start))
+    return discover(os.path.abspath(start))
 
 
 def _parse(path: Path, mtime: float) -> InflightRun | None:

@@ -94,7 +94,12 @@ def record_run(pipeline: Any, manifest: RunManifest, stack: Any, root: Path) -> 
     with open_history(stack) as history:
         manifest.git = worktree_state(history)
         manifest.environment["store"] = str(root)
-        trailers = {"Flowyml-Pipeline": manifest.pipeline, "Flowyml-Status": manifest.status}
+        c = manifest.counts()
+        trailers = {"Flowyml-Pipeline": manifest.pipeline, "Flowyml-Status": manifest.status,
+                    # exact start (commit times are whole seconds) and counts, for listings without manifests
+                    "Flowyml-Started": f"{manifest.started:.6f}", "Flowyml-Duration": f"{manifest.duration:.6f}",
+                    "Flowyml-Steps": f"{len(manifest.steps)} total, {c.get('cached', 0)} cached, "
+                                     f"{c.get('failed', 0)} failed"}
         if manifest.project:
             trailers["Flowyml-Project"] = manifest.project
         if manifest.parent_run:

@@ -9,6 +9,7 @@ diffs the current definition against the one recorded for that version.
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 from flowyml.definition import canonical_json, describe_pipeline
@@ -73,24 +74,26 @@ class VersionedPipeline(Pipeline):
         return list_versions(self.name, project=self.project_name, stack=self.resolve_stack())
 
 
-def load_definition(pipeline: str, version: str, *, project: str | None = None, stack: Any = None) -> dict:
-    """The newest definition recorded for ``pipeline`` at ``version``."""
+def load_definition(pipeline: str, version: str, *, project: str | None = None, stack: Any = None,
+                    path: str | os.PathLike[str] = ".") -> dict:
+    """The newest definition recorded for ``pipeline`` at ``version`` (history found from ``path``)."""
     ref = ref_of("versions", pipeline, version, project=project)
-    with open_history(stack) as history:
+    with open_history(stack, path) as history:
         tip = history.tip(ref)
         if tip is None:
-            known = list_versions(pipeline, project=project, stack=stack)
+            known = list_versions(pipeline, project=project, stack=stack, path=path)
             raise VersionNotFound(f"pipeline {pipeline!r} has no recorded version {version!r}; "
                                   f"recorded: {', '.join(known) or 'none'}")
         return json.loads(history.read(tip, DEFINITION_FILE))
 
 
-def list_versions(pipeline: str, *, project: str | None = None, stack: Any = None) -> list[str]:
-    """Every version recorded for ``pipeline``, oldest first."""
+def list_versions(pipeline: str, *, project: str | None = None, stack: Any = None,
+                  path: str | os.PathLike[str] = ".") -> list[str]:
+    """Every version recorded for ``pipeline``, oldest first (history found from ``path``)."""
     from flowyml.store.refnames import decode_component
 
     prefix = ref_of("versions", pipeline, "", project=project)[:-1]
-    with open_history(stack) as history:
+    with open_history(stack, path) as history:
         tips = history.refs(prefix)
         times = {ref: history.commit(sha).time for ref, sha in tips.items()}
     return [decode_component(ref[len(prefix):]) for ref in sorted(tips, key=lambda r: (times[r], r))]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import heapq
 import logging
+import os
 import time
 from collections.abc import Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, wait
@@ -87,8 +88,13 @@ class Runner:
         """Execute the plan, filling ``manifest``; returns it with every step recorded."""
         t0 = time.perf_counter()
         if self.journal is not None:
+            import socket
+
+            # pid and host let a viewer tell a killed run from a slow one; upstream lists the plan
             self.journal.append({"type": "start", "run_id": manifest.run_id, "pipeline": manifest.pipeline,
-                                 "started": manifest.started, "context": manifest.context})
+                                 "project": manifest.project, "started": manifest.started,
+                                 "context": manifest.context, "pid": os.getpid(), "host": socket.gethostname(),
+                                 "upstream": {n: list(u) for n, u in self.graph.upstream.items()}})
         try:
             self.walk()
         finally:

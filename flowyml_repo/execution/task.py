@@ -8,6 +8,7 @@ In-process executors may hand over already-loaded values to skip a read.
 from __future__ import annotations
 
 import contextvars
+import os
 import time
 import traceback
 from collections.abc import Mapping
@@ -89,6 +90,18 @@ def current_scope() -> TaskScope | None:
     return _SCOPE.get()
 
 
+_OWN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def user_traceback(exc: BaseException) -> str:
+    """The traceback text of a step's error, starting at the user's code (flowyml's own
+    frames above it — this module, the retry loop — are noise to the reader)."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_OWN_DIR):
+        tb = tb.tb_next
+    return "".join(traceback.format_exception(type(exc), exc, tb if tb is not None else exc.__traceback__))
+
+
 def deliver(value: Any, output: str, wants_asset: bool) -> Any:
     """The form a parameter receives: the asset itself, or its data."""
     if isinstance(value, Asset):
@@ -168,7 +181,7 @@ def execute_task(task: StepTask, store: Any, loaded: Mapping[str, Any] | None = 
         out.values = split_outputs(step, value)
         out.outputs = {name: store_output(store, v) for name, v in out.values.items()}
     except Exception as exc:
-        out.error = "".join(traceback.format_exception(exc))
+        out.error = user_traceback(exc)
         out.error_type = f"{type(exc).__module__}.{type(exc).__qualname__}"
         out.exception = exc
         out.values = {}

@@ -207,6 +207,7 @@ def test_failing_step_keeps_traceback_and_earlier_steps_stay_cached(workdir):
     assert not r.success and r.failed_step == "second"
     assert "ZeroDivisionError" in r.step_results["second"].error
     assert "return a / 0" in r.step_results["second"].error
+    assert "call_with_controls" not in r.step_results["second"].error  # starts at the user's frame
     r2 = Pipeline("f").add_step(first).add_step(second).run()
     assert r2.step_results["first"].cached
     assert (workdir / "calls.log").read_text().split() == ["first", "second", "second"]
