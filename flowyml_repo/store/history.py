@@ -28,15 +28,16 @@ import os
 import re
 import threading
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from flowyml.errors import HistoryError, ObjectNotFound, RefConflict, RunNotFound
 from flowyml.store.locate import discover, ensure_bare
+from flowyml.store.commitlog import LoggedFacts, append_commit, truncate_log
 from flowyml.store.reflock import Backoff, RefLock, clear_if_stale, ref_lock_path
 from flowyml.store.refnames import ROOT, RUNS_PREFIX, check_ref
 from flowyml.store.runindex import (
     CommitFacts,
+    CommitInfo,
     RunEntry,
     RunIndex,
     compose_message,
@@ -68,37 +69,6 @@ class _Unset:
 
 
 _ANY = _Unset()
-
-
-@dataclass(frozen=True)
-class CommitInfo:
-    """One commit of a ref's history.
-
-    Attributes:
-        sha: the commit id (hex).
-        message: the full commit message.
-        time: commit time, seconds since the epoch.
-        parents: parent commit ids, first parent first.
-        tree: the commit's tree id.
-        author_time: author time (``author_time`` given to :meth:`History.record`).
-    """
-
-    sha: str
-    message: str
-    time: int
-    parents: tuple[str, ...]
-    tree: str
-    author_time: int
-
-    @property
-    def summary(self) -> str:
-        """The first line of the message."""
-        return self.message.split("\n", 1)[0]
-
-    @property
-    def trailers(self) -> dict[str, str]:
-        """The message's ``Key: value`` trailers."""
-        return dict(parse_trailers(self.message))
 
 
 class History:
@@ -146,6 +116,7 @@ class History:
         self._stale = stale_lock_seconds
         self._deadline = retry_deadline
         self._index = RunIndex(os.path.join(self._own_dir, "runindex.msgpack"))
+        self._commit_log = os.path.join(self._own_dir, "commits.log")
         self._index_lock = threading.RLock()
 
     # -- opening -------------------------------------------------------------
@@ -246,6 +217,8 @@ class History:
         tree_id = write_tree(tree_files, self._add)
         when = time.time() if author_time is None else author_time
 
+        made: dict[bytes, Commit] = {}
+
         def attempt(old: bytes | None) -> bytes:
             commit = Commit()
             commit.tree = tree_id
@@ -257,9 +230,13 @@ class History:
             commit.author_time, commit.author_timezone = int(when), _utc_offset(when)
             commit.message = body
             self._add(commit)
+            made[commit.id] = commit
             return commit.id
 
-        return self._move_ref(ref_b, attempt)[1].decode()
+        sha = self._move_ref(ref_b, attempt)[1]
+        append_commit(self._commit_log, made[sha])
+        return sha.decode()
+
 
     def set_ref(self, ref: str, sha: str, *, expected: str | None | _Unset = _ANY) -> None:
         """Point ``ref`` at an existing commit, by compare-and-swap.
@@ -556,7 +533,10 @@ class History:
     def _rows(self, ref_prefix: str) -> list[tuple[str, int, list]]:
         """Index rows under ``ref_prefix``, after catching up with the refs."""
         with self._index_lock:
-            self._index.sync(self.refs(ref_prefix), lambda r: r.startswith(ref_prefix), self._facts)
+            facts = LoggedFacts(self._commit_log, self._facts)
+            self._index.sync(self.refs(ref_prefix), lambda r: r.startswith(ref_prefix), facts)
+            if facts.used and ref_prefix == ROOT:
+                truncate_log(self._commit_log)  # all of it is in the index now
             return list(self._index.rows(lambda r: r.startswith(ref_prefix)))
 
     def _facts(self, sha: str) -> CommitFacts | None:
@@ -582,7 +562,7 @@ def _commit_info(obj: Any) -> CommitInfo:
     )
 
 
-def _show(sha: bytes | None | _Unset) -> str:
+def _show(sha: bytes | None | _Unset) -> str:  # noqa: D103
     return "nothing" if sha is None else sha.decode() if isinstance(sha, bytes) else "?"
 
 

@@ -50,6 +50,37 @@ class CommitFacts(NamedTuple):
 
 
 @dataclass(frozen=True)
+class CommitInfo:
+    """One commit of a ref's history.
+
+    Attributes:
+        sha: the commit id (hex).
+        message: the full commit message.
+        time: commit time, seconds since the epoch.
+        parents: parent commit ids, first parent first.
+        tree: the commit's tree id.
+        author_time: author time (``author_time`` given to :meth:`History.record`).
+    """
+
+    sha: str
+    message: str
+    time: int
+    parents: tuple[str, ...]
+    tree: str
+    author_time: int
+
+    @property
+    def summary(self) -> str:
+        """The first line of the message."""
+        return self.message.split("\n", 1)[0]
+
+    @property
+    def trailers(self) -> dict[str, str]:
+        """The message's ``Key: value`` trailers."""
+        return dict(parse_trailers(self.message))
+
+
+@dataclass(frozen=True)
 class RunEntry:
     """One recorded run (a commit on a flowyml ref), as the index lists it.
 
