@@ -20,6 +20,8 @@ def test_init_from_an_installed_wheel(tmp_path):
     site = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site), str(wheel)],
                    check=True, capture_output=True)
+    assert (site / "flowyml" / "__init__.py").exists() and (site / "flowyml_tui" / "app.py").exists()
+    assert not (site / "flowyml_repo").exists() and not (site / "tui").exists()  # only the import names
     project = tmp_path / "project"
     env = {"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
     done = subprocess.run([sys.executable, "-m", "flowyml", "init", str(project)], capture_output=True, text=True,
