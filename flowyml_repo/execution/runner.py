@@ -12,7 +12,6 @@ The runner never touches git: it returns a :class:`RunManifest`.
 from __future__ import annotations
 
 import heapq
-import logging
 import os
 import time
 from collections.abc import Mapping
@@ -31,7 +30,6 @@ from flowyml.store.cache import CacheIndex
 from flowyml.store.journal import Journal
 from flowyml.store.objects import ObjectStore
 
-log = logging.getLogger("flowyml")
 
 
 @dataclass
@@ -275,8 +273,10 @@ class Runner:
         if self.journal is not None and rec.status in (SUCCESS, CACHED, FAILED, SKIPPED):
             self.journal.append({"type": "step", "record": self.manifest_record(rec).to_dict()})
         if self.plan.debug:
-            log.debug("step %s: %s (%.4fs) key=%s", self.prefix + rec.name, rec.status, rec.duration,
-                      (rec.key or "")[:12])
+            import logging
+
+            logging.getLogger("flowyml").debug("step %s: %s (%.4fs) key=%s", self.prefix + rec.name,
+                                               rec.status, rec.duration, (rec.key or "")[:12])
         if self.plan.on_event:
             self.plan.on_event(self.prefix + rec.name, rec.status)
 

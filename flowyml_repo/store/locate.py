@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 
 __all__ = ["discover", "ensure_bare"]
@@ -51,6 +50,8 @@ def ensure_bare(path: str) -> str:
     try:
         os.rename(staging, path)
     except OSError:
+        import shutil  # only on a lost race: shutil pulls in bz2 and lzma (~3 ms)
+
         shutil.rmtree(staging, ignore_errors=True)
         if not os.path.isdir(path):
             raise
