@@ -151,6 +151,8 @@ def _asset_params(s: Step) -> frozenset[str]:
 
 
 def _find_asset_params(s: Step) -> frozenset[str]:
+    if not getattr(s.func, "__annotations__", None):
+        return frozenset()  # the common case, and free: no annotation can name an asset
     from flowyml.assets import Asset
     from flowyml.dag.typecheck import input_types
 
