@@ -17,7 +17,6 @@ This module only reads; it never touches a run's files.
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import Container, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -167,7 +166,7 @@ def _parse(path: Path, mtime: float) -> InflightRun | None:
 def _alive(start: dict) -> bool | None:
     """Whether the process named by a start record still runs (when it names one on this host)."""
     pid, host = start.get("pid"), start.get("host")
-    if not isinstance(pid, int) or host != socket.gethostname():
+    if not isinstance(pid, int) or host != os.uname().nodename:
         return None
     try:
         os.kill(pid, 0)

@@ -86,12 +86,10 @@ class Runner:
         """Execute the plan, filling ``manifest``; returns it with every step recorded."""
         t0 = time.perf_counter()
         if self.journal is not None:
-            import socket
-
             # pid and host let a viewer tell a killed run from a slow one; upstream lists the plan
             self.journal.append({"type": "start", "run_id": manifest.run_id, "pipeline": manifest.pipeline,
                                  "project": manifest.project, "started": manifest.started,
-                                 "context": manifest.context, "pid": os.getpid(), "host": socket.gethostname(),
+                                 "context": manifest.context, "pid": os.getpid(), "host": os.uname().nodename,
                                  "upstream": {n: list(u) for n, u in self.graph.upstream.items()}})
         try:
             self.walk()
