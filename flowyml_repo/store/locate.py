@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 
 __all__ = ["discover", "ensure_bare"]
 
@@ -45,6 +44,8 @@ def ensure_bare(path: str) -> str:
     parent = os.path.dirname(path)
     os.makedirs(parent, exist_ok=True)
     # Build it aside and rename it into place, so a peer never sees half a repository.
+    import tempfile  # only when creating a repository: tempfile imports shutil, bz2, lzma
+
     staging = tempfile.mkdtemp(prefix=".history-", dir=parent)
     Repo.init_bare(staging).close()
     try:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import heapq
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -334,6 +333,8 @@ class RunIndex:
         folder = os.path.dirname(self.path)
         try:
             os.makedirs(folder, exist_ok=True)
+            import tempfile  # only when saving: ~4 ms of import time with shutil
+
             fd, tmp = tempfile.mkstemp(prefix=".runindex-", dir=folder)
             with os.fdopen(fd, "wb") as f:
                 f.write(msgpack.packb({"v": INDEX_VERSION, "refs": self._refs}, use_bin_type=True))
