@@ -14,6 +14,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from flowyml.manifest import OutputRecord
+from flowyml.store.recordlog import append_record, read_records
 
 if TYPE_CHECKING:
     from flowyml.runs import Artifact, RunHistory
@@ -35,34 +36,12 @@ def append_run(git_dir: str, sha: str, manifest: Any) -> None:
     Best effort: a lost or torn record only means that run's manifest is read
     again by the next query.
     """
-    import msgpack
-
-    folder = os.path.join(git_dir, "flowyml")
-    os.makedirs(folder, exist_ok=True)
-    fd = os.open(os.path.join(folder, LOG_FILE), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    try:
-        os.write(fd, msgpack.packb([sha, rows_of(manifest)], use_bin_type=True))
-    finally:
-        os.close(fd)
+    append_record(os.path.join(git_dir, "flowyml", LOG_FILE), [sha, rows_of(manifest)])
 
 
 def _read_log(path: str) -> dict[str, list]:
-    import msgpack
-
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError:
-        return {}
-    found: dict[str, list] = {}
-    unpacker = msgpack.Unpacker(raw=False, strict_map_key=False)
-    unpacker.feed(data)
-    try:
-        for sha, rows in unpacker:
-            found[sha] = rows
-    except Exception:  # a torn tail: those runs are read from their manifests
-        pass
-    return found
+    """Logged rows by commit; a run whose record is missing is read from its manifest."""
+    return {r[0]: r[1] for r in read_records(path) if isinstance(r, list) and len(r) == 2}
 
 
 def lineage_rows(repo: RunHistory) -> dict[str, list]:

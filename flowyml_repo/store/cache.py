@@ -21,6 +21,8 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
+from flowyml.store.recordlog import open_log, pack_record, read_records
+
 #: Fold the logs into the pack when a reader finds more than this many.
 COMPACT_AFTER_LOGS = 32
 #: Logs touched more recently than this may still be appended to: never deleted.
@@ -85,9 +87,7 @@ class CacheIndex:
     # -- writing ------------------------------------------------------------------------
 
     def _append(self, key: str, entry: dict | None) -> None:
-        import msgpack
-
-        data = msgpack.packb([key, entry], use_bin_type=True)  # never hashed: no canonical sort
+        data = pack_record([key, entry])
         with self._lock:
             if self._fd is None:
                 self._fd = self._open_log()
@@ -99,9 +99,7 @@ class CacheIndex:
                     self._entries[key] = entry
 
     def _open_log(self) -> int:
-        self._logs.mkdir(parents=True, exist_ok=True)
-        name = f"{os.getpid()}-{os.urandom(4).hex()}.log"
-        return os.open(self._logs / name, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        return open_log(self._logs / f"{os.getpid()}-{os.urandom(4).hex()}.log")
 
     # -- reading ------------------------------------------------------------------------
 
@@ -159,20 +157,4 @@ def _read_pack(path: Path) -> dict[str, dict]:
 
 
 def _read_log(path: str) -> list[tuple[str, dict | None]]:
-    import msgpack
-
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError:
-        return []
-    records = []
-    unpacker = msgpack.Unpacker(raw=False, strict_map_key=False)
-    unpacker.feed(data)
-    try:
-        for record in unpacker:
-            if isinstance(record, list) and len(record) == 2:
-                records.append((record[0], record[1]))
-    except Exception:  # a torn tail from a killed writer: the records before it stand
-        pass
-    return records
+    return [(r[0], r[1]) for r in read_records(path) if isinstance(r, list) and len(r) == 2]

@@ -10,49 +10,30 @@ from the commit itself.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import Any
 
+from flowyml.store.recordlog import append_record, read_records
 from flowyml.store.runindex import CommitFacts
 
 
 def append_commit(path: str, commit: Any) -> None:
     """Append one dulwich commit's facts (best effort: never fails a record)."""
-    import msgpack
-
     record = [commit.id.decode(), commit.tree.decode(), commit.commit_time,
               [p.decode() for p in commit.parents], commit.message.decode("utf-8", "replace")]
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    except FileNotFoundError:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        append_record(path, record)
     except OSError:
-        return  # a read-only folder: readers fall back to git
-    try:
-        os.write(fd, msgpack.packb(record, use_bin_type=True))
-    finally:
-        os.close(fd)
+        pass  # a read-only folder: readers fall back to git
 
 
 def read_commits(path: str) -> dict[str, CommitFacts]:
-    """Every logged commit by sha (a torn tail is ignored)."""
-    import msgpack
-
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError:
-        return {}
+    """Every logged commit by sha (a torn or foreign record is ignored)."""
     facts: dict[str, CommitFacts] = {}
-    unpacker = msgpack.Unpacker(raw=False)
-    unpacker.feed(data)
-    try:
-        for sha, tree, when, parents, message in unpacker:
+    for record in read_records(path):
+        if isinstance(record, list) and len(record) == 5:
+            sha, tree, when, parents, message = record
             facts[sha] = CommitFacts(tree, when, tuple(parents), message)
-    except Exception:  # noqa: BLE001 - torn or foreign tail: those commits are read from git
-        pass
     return facts
 
 

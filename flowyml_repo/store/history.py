@@ -44,7 +44,6 @@ from flowyml.store.runindex import (
     match_commit,
     match_run_id,
     newest,
-    parse_trailers,
     with_trailer,
 )
 from flowyml.store.trees import read_file, read_files, write_tree

@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from flowyml.store.recordlog import open_log, pack_record, read_records
+
 
 
 class Journal:
@@ -29,12 +31,8 @@ class Journal:
     def append(self, record: dict) -> None:
         """Append one record (opening the journal on first use)."""
         if self._fd is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        import msgpack
-
-        # journal records need no canonical order (they are never hashed): plain packb is ~10x faster
-        os.write(self._fd, msgpack.packb(record, use_bin_type=True))
+            self._fd = open_log(self.path)
+        os.write(self._fd, pack_record(record))
 
     def close(self, remove: bool = False) -> None:
         """Close the journal; ``remove`` deletes it (the run is safely in the history)."""
@@ -49,18 +47,4 @@ class Journal:
 
     def read(self) -> list[dict]:
         """Every complete record, in order (a torn tail from a crash is dropped)."""
-        import msgpack
-
-        try:
-            data = self.path.read_bytes()
-        except FileNotFoundError:
-            return []
-        unpacker = msgpack.Unpacker(raw=False, strict_map_key=False)
-        unpacker.feed(data)
-        records = []
-        try:
-            for rec in unpacker:
-                records.append(rec)
-        except Exception:
-            pass
-        return records
+        return read_records(self.path)
