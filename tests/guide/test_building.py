@@ -171,7 +171,8 @@ def test_from_steps_factory(run_example):
     p = g["pipeline"]
     assert p.name == "training" and p.enable_cache is False
     assert [s.name for s in p.steps] == ["load_data", "preprocess", "train_model", "evaluate"]
-    first, second = p.run(), p.run()
+    p.run()
+    second = p.run()
     assert second.outputs["score"] == 3
     assert not any(r.cached for r in second.step_results.values())  # cache disabled
 

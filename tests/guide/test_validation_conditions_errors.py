@@ -75,7 +75,6 @@ def test_element_type_mismatch_is_an_error(workdir):
 
 
 def test_optional_into_required_is_a_warning(workdir, caplog):
-    from typing import Optional
 
     from flowyml import Pipeline, step
 
