@@ -71,14 +71,8 @@ def main(n, out, ui):
 main(int(sys.argv[1]), sys.argv[3], sys.argv[2] == "ui")
 """
 
-FRAME_OURS = """
-import json, sys, time
-import numpy as np
-import pandas as pd
-from flowyml import Pipeline, step
-""" + _REPORT + """
-ROWS = int(sys.argv[1])
-
+# The two steps of the DataFrame workload, the same for ours and the peer (same API here).
+_FRAME_STEPS = """
 @step(outputs=["frame"])
 def build_frame():
     rng = np.random.default_rng(0)
@@ -87,7 +81,16 @@ def build_frame():
 @step(inputs=["frame"], outputs=["total"])
 def total(frame):
     return float(frame.sum().sum())
+"""
 
+FRAME_OURS = """
+import json, sys, time
+import numpy as np
+import pandas as pd
+from flowyml import Pipeline, step
+""" + _REPORT + """
+ROWS = int(sys.argv[1])
+""" + _FRAME_STEPS + """
 pipeline = Pipeline("frame").add_step(build_frame).add_step(total)
 t0 = time.perf_counter()
 result = pipeline.run()
@@ -104,16 +107,7 @@ import pandas as pd
 from flowyml import Pipeline, step
 """ + _REPORT + """
 ROWS = int(sys.argv[1])
-
-@step(outputs=["frame"])
-def build_frame():
-    rng = np.random.default_rng(0)
-    return pd.DataFrame(rng.random((ROWS, 4)), columns=["a", "b", "c", "d"])
-
-@step(inputs=["frame"], outputs=["total"])
-def total(frame):
-    return float(frame.sum().sum())
-
+""" + _FRAME_STEPS + """
 pipeline = Pipeline("frame")
 pipeline.add_step(build_frame)
 pipeline.add_step(total)

@@ -75,9 +75,16 @@ class Run:
 
     @property
     def metrics(self) -> dict[str, Any]:
-        """The values of the run's ``Metrics`` outputs, by output name."""
-        return {name: self.load(name).data for name, out in self.outputs.items()
-                if (out.asset or {}).get("kind") == "metrics"}
+        """The values of the run's ``Metrics`` outputs, by output name.
+
+        Plain values are inlined in the manifest; only other metrics are loaded from the store.
+        """
+        found = {}
+        for name, out in self.outputs.items():
+            asset = out.asset or {}
+            if asset.get("kind") == "metrics":
+                found[name] = asset["values"] if "values" in asset else self.load(name).data
+        return found
 
     def artifact(self, output: str) -> Artifact:
         """The artifact called ``output`` in this run."""

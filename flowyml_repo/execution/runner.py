@@ -245,7 +245,6 @@ class Runner:
                          upstream=list(self.graph.upstream[name]), started=out.started, duration=out.duration,
                          attempts=out.attempts, fallback_used=out.fallback_used, files=out.files,
                          outputs=out.outputs, source_run=self.plan.run_id, stdout=out.stdout, stderr=out.stderr)
-        rec.key_parts["params"] = {p: plain(v) for p, v in task.params.items()}
         if out.children:
             self.children[name] = out.children
         if out.error is not None:
