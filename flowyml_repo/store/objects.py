@@ -105,7 +105,8 @@ class ObjectStore:
         self.root = Path(root)
         self.allow_pickle = allow_pickle
         self.background_sync = background_sync
-        self._objects = os.path.join(os.fspath(self.root), "objects")
+        # Absolute, so folder creation can walk up to a parent that exists.
+        self._objects = os.path.join(os.path.abspath(self.root), "objects")
         self._syncer = _Syncer(self._objects, background_sync)
 
     def __repr__(self) -> str:
@@ -191,15 +192,16 @@ class ObjectStore:
             return os.open(temp, _CREATE_FLAGS, _OBJECT_MODE)
 
     def _make_dirs(self, folder: str) -> None:
-        # New folders are entries in their parents: those parents need an fsync too.
-        missing = []
-        while not os.path.isdir(folder):
-            missing.append(folder)
-            folder = os.path.dirname(folder)
-        if missing:
-            os.makedirs(missing[0], exist_ok=True)
-        for created in missing:
-            self._syncer.add_dir(os.path.dirname(created))
+        try:
+            os.mkdir(folder)
+        except FileExistsError:
+            return  # another writer made it meanwhile
+        except FileNotFoundError:  # the first write into this store: make the parents too
+            self._make_dirs(os.path.dirname(folder))
+            self._make_dirs(folder)
+            return
+        # A new folder is an entry in its parent: the parent needs an fsync too.
+        self._syncer.add_dir(os.path.dirname(folder))
 
     def flush(self) -> None:
         """Make every object written since the last flush durable.

@@ -61,6 +61,16 @@ def test_the_store_is_created_lazily(tmp_path: Path) -> None:
     assert root.is_dir()
 
 
+def test_a_relative_root_is_created_from_the_working_directory(tmp_path: Path, monkeypatch) -> None:
+    # Folder creation walked up with dirname(); a relative path ran out at "" and spun forever.
+    monkeypatch.chdir(tmp_path)
+    store = ObjectStore(Path("rel") / "store")
+    ref = store.put([1, 2])
+    store.flush()
+    assert (tmp_path / "rel" / "store" / "objects" / ref.oid[:2] / ref.oid[2:]).is_file()
+    assert store.get(ref.oid, ref.codec) == [1, 2]
+
+
 def test_identical_values_are_stored_once(store: ObjectStore) -> None:
     frame = pd.DataFrame({"a": [1.5, 2.5]}, index=pd.Index(["x", "y"], name="k"))
     first = store.put(frame)
