@@ -126,9 +126,9 @@ def worktree_state(history: History) -> dict:
 
     Only tracked files count as dirty; checking costs one ``stat`` per tracked file.
     """
+    if history.bare:
+        return {}  # flowyml's own history.git: no dulwich Repo needed (~20 ms of imports)
     repo = history.repo
-    if repo.bare:
-        return {}
     try:
         head = repo.refs[b"HEAD"]
     except KeyError:

@@ -6,11 +6,20 @@ as one commit per call on a ref, lists and finds those commits, and reads them b
 
 How writes stay safe:
 
-* Only dulwich plumbing is used (``Blob``, ``Tree``, ``Commit``,
-  ``object_store.add_object``, ``refs.set_if_equals``): the user's branches, index,
-  work tree and HEAD are never read or written and no hook runs. Objects are written
-  loose, one file each (``add_objects`` would make a pack per call, which made
-  history walks 30x slower), and fsynced before the ref moves.
+* Only dulwich plumbing is used (``Blob``, ``Tree``, ``Commit``, ``add_object``,
+  ``refs.set_if_equals``): the user's branches, index, work tree and HEAD are never
+  read or written and no hook runs. Objects are written loose, one file each
+  (``add_objects`` would make a pack per call, which made history walks 30x
+  slower), and fsynced before the ref moves.
+* Writing does not build a dulwich ``Repo`` (~20 ms of imports in a fresh process,
+  where a whole 100-step run should take 50 ms): refs go through dulwich's
+  ``DiskRefsContainer`` and objects through
+  :class:`~flowyml.store.locate.LooseObjects`, which writes them as
+  ``DiskObjectStore.add_object`` does. A repository whose config asks for
+  more (another object format, reftable, shared permissions, a compression level;
+  see :func:`~flowyml.store.locate.writes_plainly`) is written through ``Repo``.
+  Reads find loose objects the same way; packed objects, walks and transports use
+  :attr:`History.repo`, built on first use.
 * A ref moves only by compare-and-swap. Losing the race re-parents the new commit on
   the new tip and tries again with backoff; :class:`~flowyml.errors.RefConflict` is
   raised only when the ref stays busy for ``retry_deadline`` seconds.
@@ -31,28 +40,32 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from flowyml.errors import HistoryError, ObjectNotFound, RefConflict, RunNotFound
-from flowyml.store.locate import discover, ensure_bare
-from flowyml.store.commitlog import LoggedFacts, append_commit, truncate_log
+from flowyml.store.commitlog import CommitFacts, LoggedFacts, append_commit, compose_message, truncate_log
+from flowyml.store.locate import (
+    LooseObjects,
+    config_mentions,
+    discover,
+    ensure_bare,
+    git_dirs,
+    open_repo,
+    plain_refs,
+    writes_plainly,
+)
 from flowyml.store.reflock import Backoff, RefLock, clear_if_stale, ref_lock_path
 from flowyml.store.refnames import ROOT, RUNS_PREFIX, check_ref
-from flowyml.store.runindex import (
-    CommitFacts,
-    CommitInfo,
-    RunEntry,
-    RunIndex,
-    compose_message,
-    match_commit,
-    match_run_id,
-    newest,
-    with_trailer,
-)
 from flowyml.store.trees import read_file, read_files, write_tree
 
+# flowyml.store.runindex (~2 ms of import) is needed by listings only, so it is
+# imported where they need it; CommitInfo and RunEntry are served by __getattr__.
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Mapping
 
     from dulwich.objects import ShaFile
+    from dulwich.refs import DiskRefsContainer
     from dulwich.repo import Repo
+
+    from flowyml.store.locate import GitDirs
+    from flowyml.store.runindex import CommitInfo, RunEntry, RunIndex
 
 __all__ = ["CommitInfo", "History", "RunEntry"]
 
@@ -88,6 +101,9 @@ class History:
 
     Attributes:
         git_dir: the repository's (common) git folder, where ``refs/flowyml/`` live.
+
+    Raises:
+        HistoryError: ``git_dir`` is not a git repository, or one dulwich cannot use.
     """
 
     def __init__(
@@ -99,24 +115,40 @@ class History:
         stale_lock_seconds: float = 10.0,
         retry_deadline: float = 30.0,
     ) -> None:
-        from dulwich.errors import NotGitRepository
-        from dulwich.repo import Repo
-
-        try:
-            self._repo: Repo = Repo(os.fspath(git_dir))
-        except NotGitRepository as exc:
-            raise HistoryError(f"{os.fspath(git_dir)!r} is not a git repository") from exc
-        # Object files are fsynced; their folder entries are not: ext4 and xfs journal
-        # renames in order, so once the ref's rename is durable the objects' are too.
-        self._repo.object_store.fsync_object_files = durable
-        self.git_dir = os.path.abspath(self._repo.commondir())
+        self._path = os.fspath(git_dir)
+        dirs = git_dirs(self._path)
+        if dirs is None:
+            raise HistoryError(f"{self._path!r} is not a git repository")
+        self._dirs = dirs
+        self._durable = durable
+        self._repo: Repo | None = None
+        self._repo_lock = threading.Lock()
+        self.git_dir = os.path.abspath(dirs.common)
         self._own_dir = os.path.join(self.git_dir, "flowyml")
         self._serialize = serialize_writers
         self._stale = stale_lock_seconds
         self._deadline = retry_deadline
-        self._index = RunIndex(os.path.join(self._own_dir, "runindex.msgpack"))
+        self._run_index: RunIndex | None = None
         self._commit_log = os.path.join(self._own_dir, "commits.log")
         self._index_lock = threading.RLock()
+        self._refs, self._objects = self._writers(dirs)
+
+    def _writers(self, dirs: GitDirs) -> tuple[DiskRefsContainer, Any]:
+        """The refs container and object writer for records (see the module docstring).
+
+        Raises:
+            HistoryError: a repository whose objects are not named by SHA-1.
+        """
+        if writes_plainly(dirs):
+            return plain_refs(dirs, IDENTITY), LooseObjects(os.path.join(dirs.common, "objects"), self._durable)
+        repo = self.repo  # config the plain writers do not honour: dulwich's Repo writes
+        if repo.object_format.name != "sha1":
+            # Commits name their tree and parents by SHA-1 ids here: git would read
+            # every object written into such a repository as corrupt.
+            repo.close()
+            raise HistoryError(f"{self._path!r} uses {repo.object_format.name} object ids; flowyml "
+                               "records only into SHA-1 repositories (give the stack a metadata_path)")
+        return repo.refs, repo.object_store
 
     # -- opening -------------------------------------------------------------
 
@@ -164,12 +196,32 @@ class History:
 
     @property
     def repo(self) -> Repo:
-        """The underlying dulwich repository (for transports such as push and pull)."""
-        return self._repo
+        """The underlying dulwich repository (for reads and transports), built on first use.
+
+        Raises:
+            HistoryError: dulwich cannot open the repository.
+        """
+        with self._repo_lock:
+            if self._repo is None:
+                self._repo = open_repo(self._path)
+                # Object files are fsynced; their folder entries are not: ext4 and xfs
+                # journal renames in order, so once the ref's rename is durable the
+                # objects' are too.
+                self._repo.object_store.fsync_object_files = self._durable
+            return self._repo
+
+    @property
+    def bare(self) -> bool:
+        """True when there is no work tree (flowyml's own ``history.git``, say)."""
+        if self._dirs.worktree is not None:
+            return False
+        # core.worktree gives a git folder a work tree (a submodule's, say); only Repo reads it.
+        return self.repo.bare if config_mentions(self._dirs, b"worktree") else True
 
     def close(self) -> None:
         """Release the repository's open files (pack maps)."""
-        self._repo.close()
+        if self._repo is not None:
+            self._repo.close()
 
     def __enter__(self) -> History:
         return self
@@ -304,7 +356,7 @@ class History:
 
     def _swap(self, ref: bytes, old: bytes | None, new: bytes | None) -> bool:
         """One compare-and-swap (or compare-and-delete) of a ref."""
-        refs = self._repo.refs
+        refs = self._refs
         now = time.time()
         log = {"committer": IDENTITY, "timestamp": int(now), "timezone": _utc_offset(now)}
         if new is None:
@@ -318,7 +370,7 @@ class History:
         """Write one loose object; an existing copy counts as success."""
         from dulwich.file import FileLocked
 
-        store = self._repo.object_store
+        store = self._objects
         backoff = Backoff(self._deadline, obj.id)
         while True:
             try:
@@ -340,7 +392,7 @@ class History:
 
     def _read_tip(self, ref: bytes) -> bytes | None:
         try:
-            return self._repo.refs[ref]
+            return self._refs[ref]
         except KeyError:
             return None
 
@@ -354,7 +406,7 @@ class History:
             ``{ref: sha}`` with full ref names.
         """
         base = prefix[: prefix.rfind("/") + 1]
-        found = self._repo.refs.as_dict(base.encode())
+        found = self._refs.as_dict(base.encode())
         full = {base + name.decode(): sha.decode() for name, sha in found.items()}
         return {ref: sha for ref, sha in full.items() if ref.startswith(prefix)}
 
@@ -408,7 +460,7 @@ class History:
             current = obj.parents[0].decode() if obj.parents else None
 
     def _all_reachable(self, sha: str) -> Iterator[Any]:
-        for entry in self._repo.get_walker(include=[sha.encode()]):
+        for entry in self.repo.get_walker(include=[sha.encode()]):
             yield entry.commit
 
     def read(self, commit_sha: str, path: str) -> bytes:
@@ -428,14 +480,19 @@ class History:
         return read_files(self._object, self._tree_id(commit_sha))
 
     def _tree_id(self, commit_sha: str) -> str:
-        known = self._index.tree_of(commit_sha)
+        index = self._run_index  # a plain read has no index to ask, and does not load one
+        known = index.tree_of(commit_sha) if index is not None else None
         if known is not None:
             return known
         return self.commit(commit_sha).tree
 
     def _object(self, sha: str) -> ShaFile:
+        if isinstance(self._objects, LooseObjects) and _HEX_SHA.match(sha):
+            found = self._objects.get(sha)  # recent runs are loose: no Repo needed
+            if found is not None:
+                return found
         try:
-            return self._repo.object_store[sha.encode()]
+            return self.repo.object_store[sha.encode()]
         except (KeyError, ValueError) as exc:
             raise ObjectNotFound(sha, where="history") from exc
 
@@ -445,8 +502,8 @@ class History:
         if not isinstance(sha, str) or not _HEX_SHA.match(sha):
             raise ValueError(f"not a full commit id: {sha!r}")
         try:
-            obj = self._repo.object_store[sha.encode()]
-        except KeyError:
+            obj = self._object(sha)
+        except ObjectNotFound:
             obj = None
         if not isinstance(obj, Commit):
             raise ValueError(f"{sha} is not a commit in {self.git_dir}")
@@ -465,6 +522,8 @@ class History:
             Newest first by commit time; within one second, each ref keeps its own
             order and refs are taken by name.
         """
+        from flowyml.store.runindex import newest
+
         return newest(self._rows(ref_prefix), limit)
 
     def find(self, trailer: str, value_prefix: str, ref_prefix: str = RUNS_PREFIX) -> list[RunEntry]:
@@ -475,6 +534,8 @@ class History:
             value_prefix: the start of the value (the whole value matches too).
             ref_prefix: which refs to search.
         """
+        from flowyml.store.runindex import with_trailer
+
         return with_trailer(self._rows(ref_prefix), trailer, value_prefix)
 
     def find_run(self, run_id_prefix: str, ref_prefix: str = RUNS_PREFIX) -> tuple[str, str]:
@@ -487,6 +548,8 @@ class History:
             RunNotFound: no run id starts with the prefix.
             AmbiguousRunId: several different run ids start with it.
         """
+        from flowyml.store.runindex import match_run_id
+
         entry = match_run_id(self._rows(ref_prefix), run_id_prefix, ref_prefix)
         return entry.ref, entry.sha
 
@@ -514,6 +577,8 @@ class History:
             return self.find_run(rev, ref_prefix=ROOT)[1]
         except RunNotFound:
             pass
+        from flowyml.store.runindex import match_commit
+
         found = match_commit(self._rows(ROOT), rev)
         if found is None:
             raise RunNotFound(f"{rev!r} names no flowyml ref, run or commit")
@@ -526,17 +591,27 @@ class History:
             The number of commits indexed.
         """
         with self._index_lock:
-            self._index.forget()
+            self._index().forget()
             return sum(1 for _ in self._rows(ROOT))
 
     def _rows(self, ref_prefix: str) -> list[tuple[str, int, list]]:
         """Index rows under ``ref_prefix``, after catching up with the refs."""
         with self._index_lock:
+            index = self._index()
             facts = LoggedFacts(self._commit_log, self._facts)
-            self._index.sync(self.refs(ref_prefix), lambda r: r.startswith(ref_prefix), facts)
+            index.sync(self.refs(ref_prefix), lambda r: r.startswith(ref_prefix), facts)
             if facts.used and ref_prefix == ROOT:
                 truncate_log(self._commit_log)  # all of it is in the index now
-            return list(self._index.rows(lambda r: r.startswith(ref_prefix)))
+            return list(index.rows(lambda r: r.startswith(ref_prefix)))
+
+    def _index(self) -> RunIndex:
+        """The run index, loaded on first use (listings only: recording never reads it)."""
+        with self._index_lock:
+            if self._run_index is None:
+                from flowyml.store.runindex import RunIndex
+
+                self._run_index = RunIndex(os.path.join(self._own_dir, "runindex.msgpack"))
+            return self._run_index
 
     def _facts(self, sha: str) -> CommitFacts | None:
         try:
@@ -549,8 +624,19 @@ class History:
 # -- helpers ---------------------------------------------------------------------
 
 
+def __getattr__(name: str) -> Any:
+    """``CommitInfo`` and ``RunEntry``, re-exported from :mod:`flowyml.store.runindex` on use."""
+    if name in ("CommitInfo", "RunEntry"):
+        from flowyml.store import runindex
+
+        return getattr(runindex, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def _commit_info(obj: Any) -> CommitInfo:
     """A :class:`CommitInfo` from a dulwich commit."""
+    from flowyml.store.runindex import CommitInfo
+
     return CommitInfo(
         sha=obj.id.decode(),
         message=obj.message.decode("utf-8", "replace"),

@@ -16,36 +16,30 @@ last ``os.replace`` wins and the other's rows are re-walked on the next read.
 
 from __future__ import annotations
 
-import heapq
 import os
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 from flowyml.errors import AmbiguousRunId, RunNotFound
+
+# The message format lives in commitlog, on the record path (this module is ~2 ms of
+# import that recording does not need); re-exported for callers importing it from here.
+from flowyml.store.commitlog import RUN_ID_TRAILER, CommitFacts, compose_message, parse_trailers
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Mapping
 
-INDEX_VERSION = 1
-RUN_ID_TRAILER = "Flowyml-Run-Id"
+__all__ = ["RUN_ID_TRAILER", "CommitFacts", "CommitInfo", "RunEntry", "RunIndex", "compose_message",
+           "entry_from_row", "match_commit", "match_run_id", "newest", "parse_trailers", "row_for",
+           "summary_of", "with_trailer"]
 
-_TRAILER_LINE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9-]*): ?(.*)$")
-_TRAILER_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*$")
-_RUN_ID = re.compile(r"^[0-9a-f]{4,64}$")
+INDEX_VERSION = 1
+
 _HEX = re.compile(r"^[0-9a-f]+$")
 
 Row = list  # [sha, tree, commit_time, run_id, summary, [[key, value], ...]]
 Located = tuple  # (ref, position on the ref, Row); position 0 is the tip
-
-
-class CommitFacts(NamedTuple):
-    """What the index needs from one commit (read by the caller's object store)."""
-
-    tree: str
-    time: int
-    parents: tuple[str, ...]
-    message: str
 
 
 @dataclass(frozen=True)
@@ -110,27 +104,6 @@ class RunEntry:
         return default
 
 
-def parse_trailers(message: str) -> tuple[tuple[str, str], ...]:
-    """The ``Key: value`` lines of a message's last paragraph, git-trailer style.
-
-    Args:
-        message: a full commit message.
-
-    Returns:
-        The trailers in order; empty unless every line of the last paragraph is one.
-    """
-    paragraphs = message.strip("\n").split("\n\n")
-    if len(paragraphs) < 2:
-        return ()
-    pairs = []
-    for line in paragraphs[-1].splitlines():
-        match = _TRAILER_LINE.match(line)
-        if not match:
-            return ()
-        pairs.append((match.group(1), match.group(2).strip()))
-    return tuple(pairs)
-
-
 def summary_of(message: str) -> str:
     """The first line of a commit message."""
     return message.lstrip("\n").split("\n", 1)[0]
@@ -164,6 +137,8 @@ def newest_first_key(item: tuple[str, int, list]) -> tuple[int, int, str]:
 
 def newest(rows: Iterable[Located], limit: int | None) -> list[RunEntry]:
     """The ``limit`` newest rows (all when None) as entries, newest first."""
+    import heapq  # only for listings
+
     key = newest_first_key
     best = heapq.nlargest(limit, rows, key=key) if limit is not None else sorted(rows, key=key, reverse=True)
     return [entry_from_row(ref, row) for ref, _pos, row in best]
@@ -217,30 +192,6 @@ def match_commit(rows: Iterable[Located], sha_prefix: str) -> str | None:
     if len(shas) > 1:
         raise AmbiguousRunId(prefix, sorted(shas))
     return shas.pop() if shas else None
-
-
-def compose_message(message: str, run_id: str | None, trailers: Mapping[str, str]) -> bytes:
-    """The commit message: the caller's text, then one trailer paragraph.
-
-    Raises:
-        ValueError: a run id that is not 4-64 lower-case hex digits, or a trailer
-            whose key is not ``[A-Za-z0-9-]`` or whose value spans lines.
-    """
-    lines = []
-    if run_id is not None:
-        if not _RUN_ID.match(run_id):
-            raise ValueError(f"run id must be 4-64 lower-case hex digits, not {run_id!r}")
-        if dict(parse_trailers(message)).get(RUN_ID_TRAILER) != run_id:
-            lines.append(f"{RUN_ID_TRAILER}: {run_id}")
-    for key, value in trailers.items():
-        if not _TRAILER_KEY.match(key) or "\n" in str(value) or "\r" in str(value):
-            raise ValueError(f"bad trailer {key!r}: {value!r}")
-        lines.append(f"{key}: {value}")
-    text = message.strip("\n") or "flowyml run"
-    if lines:
-        # Extend an existing trailer paragraph: git reads only the last one.
-        text += ("\n" if parse_trailers(text) else "\n\n") + "\n".join(lines)
-    return (text + "\n").encode("utf-8")
 
 
 class RunIndex:
