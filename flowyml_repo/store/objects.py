@@ -43,7 +43,7 @@ from flowyml.errors import CodecError, CorruptObject, ObjectNotFound, StoreError
 from flowyml.store.canonical import digest, digest_chunks
 from flowyml.store.codecs import choose_codec, get_codec
 
-__all__ = ["ObjectRef", "ObjectStore", "is_oid"]
+__all__ = ["ObjectRef", "ObjectStore", "PendingFlush", "is_oid"]
 
 _HEX = frozenset("0123456789abcdef")
 _OID_LENGTH = 64
@@ -214,6 +214,15 @@ class ObjectStore:
         """
         self._syncer.flush()
 
+    def start_flush(self) -> PendingFlush:
+        """Start :meth:`flush` in a background thread and return at once.
+
+        The fsyncs release the GIL, so the caller can prepare the run's record
+        meanwhile; it must call ``wait()`` on the result before recording anything
+        that names the objects.
+        """
+        return PendingFlush(self)
+
     # -- reading -------------------------------------------------------------------
 
     def get(self, oid: str, codec: str) -> Any:
@@ -338,6 +347,31 @@ class ObjectStore:
                 for entry in entries:
                     if entry.is_file():
                         yield folder.name, entry
+
+
+class PendingFlush:
+    """A :meth:`ObjectStore.flush` running in a background thread (see ``start_flush``)."""
+
+    def __init__(self, store: ObjectStore) -> None:
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._flush, args=(store,), name="flowyml-flush", daemon=True)
+        self._thread.start()
+
+    def _flush(self, store: ObjectStore) -> None:
+        try:
+            store.flush()
+        except BaseException as exc:  # handed to the waiter, never lost in the thread
+            self._error = exc
+
+    def wait(self) -> None:
+        """Return once the flush is done.
+
+        Raises:
+            StoreError: the flush failed; the objects may not be on disk.
+        """
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
 
 
 def _reopen(root: str, allow_pickle: bool, background_sync: bool) -> ObjectStore:

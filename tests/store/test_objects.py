@@ -298,3 +298,23 @@ def test_a_forked_child_writes_and_flushes(store: ObjectStore) -> None:
     assert child.exitcode == 0
     assert store.get(oid, "msgpack") == {"from": "child"}
     store.flush()
+
+
+def test_a_background_flush_reports_when_done(store: ObjectStore) -> None:
+    refs = [store.put(i) for i in range(40)]
+    pending = store.start_flush()
+    pending.wait()
+    assert all(store.get(r.oid, r.codec) == i for i, r in enumerate(refs))
+    store.start_flush().wait()  # nothing left to flush: returns at once
+
+
+def test_a_background_flush_hands_its_failure_to_the_waiter(store: ObjectStore, monkeypatch) -> None:
+    store.put("x")
+
+    def fail() -> None:
+        raise StoreError("could not flush 1 object(s) to disk: disk gone")
+
+    monkeypatch.setattr(store._syncer, "flush", fail)
+    pending = store.start_flush()
+    with pytest.raises(StoreError, match="disk gone"):
+        pending.wait()
