@@ -37,6 +37,9 @@ class RetryPolicy:
         return self.delay * self.backoff ** max(attempt - 2, 0)
 
 
+_ONE_ATTEMPT = RetryPolicy(max_attempts=1)
+
+
 @dataclass(frozen=True)
 class Controls:
     """The policies attached to one step function."""
@@ -101,7 +104,7 @@ def call_with_controls(fn: Callable[..., Any], controls: Controls, kwargs: dict[
     Raises:
         The last exception when every attempt failed and there is no fallback.
     """
-    policy = controls.retry or RetryPolicy(max_attempts=1)
+    policy = controls.retry or _ONE_ATTEMPT
     for attempt in range(1, policy.max_attempts + 1):
         if on_attempt is not None:
             on_attempt(attempt)

@@ -10,7 +10,8 @@ step added twice, a cycle.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Mapping, Sequence
+import inspect
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -91,8 +92,8 @@ def build_graph(steps: Sequence[Step], context_keys: Iterable[str] = (),
     by_name = _index_steps(steps)
     producers = _producers(steps)
     context_keys = set(context_keys)
-    external = set(external)
-    bindings = {s.name: bind_step(s, producers, context_keys, external) for s in steps}
+    available = set(producers).union(external)  # once: per step it made building quadratic
+    bindings = {s.name: bind_step(s, available, context_keys) for s in steps}
     upstream = {
         s.name: _unique(producers[o] for o in bindings[s.name].inputs.values() if o in producers)
         for s in steps
@@ -101,14 +102,18 @@ def build_graph(steps: Sequence[Step], context_keys: Iterable[str] = (),
     return Graph(by_name, bindings, producers, upstream, order)
 
 
-def bind_step(s: Step, producers: Mapping[str, str], context_keys: set[str], external: set[str]) -> Binding:
-    """Work out where each argument of ``s`` comes from (see the module docstring)."""
-    params = s.signature.parameters
-    available = set(producers) | external
+def bind_step(s: Step, available: Set[str], context_keys: Set[str]) -> Binding:
+    """Work out where each argument of ``s`` comes from (see the module docstring).
+
+    Args:
+        s: the step.
+        available: every output name a step can consume (produced in the pipeline or external).
+        context_keys: names the context provides.
+    """
+    params = s.arguments  # name -> (kind, has a default)
     inputs: dict[str, str] = {}
     from_context: list[str] = []
-    positional = [n for n, p in params.items()
-                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    positional = [n for n, (kind, _) in params.items() if kind in _POSITIONAL]
     for wanted in s.inputs or ():
         if wanted not in available:
             if wanted in context_keys and wanted in params:
@@ -133,7 +138,7 @@ def bind_step(s: Step, producers: Mapping[str, str], context_keys: set[str], ext
             from_context.append(name)
         elif s.inputs is None and name in available:
             inputs[name] = name
-        elif params[name].default is params[name].empty:
+        elif not params[name][1]:
             raise PipelineDefinitionError(
                 f"step {s.name!r} has no value for its argument {name!r}: it is not an output of "
                 f"another step, not in the context and has no default; declare it in "
@@ -141,6 +146,9 @@ def bind_step(s: Step, producers: Mapping[str, str], context_keys: set[str], ext
                 (s.name,),
             )
     return Binding(inputs, tuple(from_context), _asset_params(s))
+
+
+_POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
 
 
 def _asset_params(s: Step) -> frozenset[str]:

@@ -1,8 +1,9 @@
 """Executors: where step tasks run. All share one small protocol.
 
 An executor takes a :class:`~flowyml.execution.task.StepTask` and returns a
-``concurrent.futures.Future`` of its :class:`StepOutcome`. The runner decides
-what to run and in which order; the executor only runs it.
+``concurrent.futures.Future`` of its :class:`StepOutcome` (or a :class:`Resolved`
+one when the outcome is known at once). The runner decides what to run and in
+which order; the executor only runs it.
 
 =====================  ==========================================================
 ``SequentialExecutor``  inline, one at a time (the default)
@@ -23,13 +24,17 @@ from __future__ import annotations
 
 import os
 import threading
-import traceback
-from concurrent.futures import Future
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from flowyml.execution.task import StepOutcome, StepTask, execute_task
+# Imported where a task actually runs: an all-cached run never needs the task
+# machinery, and ``concurrent.futures`` costs ~3 ms of import time (it imports
+# ``logging``) that the sequential path does without (see ``Resolved``).
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
-__all__ = ["DaskExecutor", "Executor", "LocalExecutor", "ProcessExecutor", "SequentialExecutor",
+    from flowyml.execution.task import StepOutcome, StepTask
+
+__all__ = ["DaskExecutor", "Executor", "LocalExecutor", "ProcessExecutor", "Resolved", "SequentialExecutor",
            "ThreadExecutor", "make_executor", "run_pickled"]
 
 
@@ -46,7 +51,7 @@ class Executor(Protocol):
     max_workers: int
     in_process: bool
 
-    def submit(self, task: StepTask, store: Any, loaded: dict[str, Any] | None) -> Future[StepOutcome]:
+    def submit(self, task: StepTask, store: Any, loaded: dict[str, Any] | None) -> Future[StepOutcome] | Resolved:
         """Start ``task``; the future resolves to its outcome."""
         ...
 
@@ -55,16 +60,48 @@ class Executor(Protocol):
         ...
 
 
+class Resolved:
+    """A future that is already finished: what an executor returns when the outcome is
+    known at once (an inline run, a task that cannot be sent to a worker).
+
+    It offers the part of ``concurrent.futures.Future`` that callers of an executor use,
+    so running steps inline never imports ``concurrent.futures``.
+
+    Args:
+        outcome: the result.
+    """
+
+    __slots__ = ("_outcome",)
+
+    def __init__(self, outcome: Any) -> None:
+        self._outcome = outcome
+
+    def done(self) -> bool:
+        return True
+
+    def cancelled(self) -> bool:
+        return False
+
+    def result(self, timeout: float | None = None) -> Any:
+        return self._outcome
+
+    def exception(self, timeout: float | None = None) -> BaseException | None:
+        return None
+
+    def add_done_callback(self, fn: Any) -> None:
+        fn(self)
+
+
 class SequentialExecutor:
     """Runs each task inline, one at a time, in registration order (the default)."""
 
     max_workers = 1
     in_process = True
 
-    def submit(self, task: StepTask, store: Any, loaded: dict[str, Any] | None) -> Future[StepOutcome]:
-        fut: Future[StepOutcome] = Future()
-        fut.set_result(execute_task(task, store, loaded))
-        return fut
+    def submit(self, task: StepTask, store: Any, loaded: dict[str, Any] | None) -> Resolved:
+        from flowyml.execution.task import execute_task
+
+        return Resolved(execute_task(task, store, loaded))
 
     def close(self) -> None:
         pass
@@ -119,6 +156,8 @@ class ThreadExecutor(_Closing):
         self._lock = threading.Lock()
 
     def submit(self, task: StepTask, store: Any, loaded: dict[str, Any] | None) -> Future[StepOutcome]:
+        from flowyml.execution.task import execute_task
+
         if loaded is not None:
             # A private copy of just the inputs: the runner keeps adding to its dict meanwhile.
             loaded = {o: loaded[o] for o, _ in task.inputs.values() if o in loaded}
@@ -158,11 +197,11 @@ class ProcessExecutor(_Closing):
         self._pool: Any = None
         self._lock = threading.Lock()
 
-    def submit(self, task: StepTask, store: Any, loaded: dict[str, Any] | None) -> Future[StepOutcome]:
+    def submit(self, task: StepTask, store: Any, loaded: dict[str, Any] | None) -> Future[StepOutcome] | Resolved:
         try:
             payload = dumps_task(task)
         except Exception as exc:  # noqa: BLE001 - a step that cannot travel fails like any step
-            return _failed(exc, f"step {task.step.name!r} cannot be sent to a worker process")
+            return Resolved(_error_outcome(exc, f"step {task.step.name!r} cannot be sent to a worker process"))
         return _chain(self._executor().submit(run_pickled, payload), task)
 
     def _executor(self) -> Any:
@@ -174,7 +213,7 @@ class ProcessExecutor(_Closing):
                 context = multiprocessing.get_context(self.mp_context)
                 if self.mp_context == "forkserver":
                     # The fork server imports the engine once; each worker forks from it warm.
-                    context.set_forkserver_preload(["flowyml.execution.executors"])
+                    context.set_forkserver_preload(["flowyml.execution.executors", "flowyml.execution.task"])
                 self._pool = ProcessPoolExecutor(self.max_workers, mp_context=context)
             return self._pool
 
@@ -236,12 +275,13 @@ class DaskExecutor(_Closing):
                     self._client = Client(self.address)
             return self._client
 
-    def submit(self, task: StepTask, store: Any, loaded: dict[str, Any] | None) -> Future[StepOutcome]:
+    def submit(self, task: StepTask, store: Any, loaded: dict[str, Any] | None) -> Future[StepOutcome] | Resolved:
         try:
             payload = dumps_task(task)
         except Exception as exc:  # noqa: BLE001
-            return _failed(exc, f"step {task.step.name!r} cannot be sent to a Dask worker")
+            return Resolved(_error_outcome(exc, f"step {task.step.name!r} cannot be sent to a Dask worker"))
         import uuid
+        from concurrent.futures import Future
 
         remote = self.client.submit(run_pickled, payload, pure=False,
                                     key=f"flowyml-{task.step.name}-{uuid.uuid4().hex[:12]}")
@@ -320,6 +360,8 @@ def run_pickled(payload: bytes) -> bytes:
     """
     import pickle
 
+    from flowyml.execution.task import execute_task
+
     task: StepTask = pickle.loads(payload)
     store = _store_at(task.store_root)
     outcome = execute_task(task, store, None)
@@ -364,6 +406,8 @@ def _store_at(root: str) -> Any:
 
 def _chain(remote: Future[bytes], task: StepTask) -> Future[StepOutcome]:
     """A future of the decoded outcome; a dead worker becomes the step's error."""
+    from concurrent.futures import Future
+
     fut: Future[StepOutcome] = Future()
 
     def done(remote: Future[bytes]) -> None:
@@ -378,15 +422,13 @@ def _chain(remote: Future[bytes], task: StepTask) -> Future[StepOutcome]:
 
 
 def _error_outcome(exc: BaseException, context: str) -> StepOutcome:
+    import traceback
+
+    from flowyml.execution.task import StepOutcome
+
     text = "".join(traceback.format_exception(exc))
     return StepOutcome(error=f"{context}:\n{text}", error_type=f"{type(exc).__module__}.{type(exc).__qualname__}",
                        exception=exc if isinstance(exc, Exception) else None)
-
-
-def _failed(exc: BaseException, context: str) -> Future[StepOutcome]:
-    fut: Future[StepOutcome] = Future()
-    fut.set_result(_error_outcome(exc, context))
-    return fut
 
 
 def _default_start_method() -> str:

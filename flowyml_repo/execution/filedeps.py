@@ -47,6 +47,7 @@ _ACTIVE: contextvars.ContextVar[tuple[FileReads, ...]] = contextvars.ContextVar(
     "flowyml_file_reads", default=())
 _INSTALL_LOCK = threading.Lock()
 _installed = False
+_prepared = False
 _ignored: tuple[str, ...] = ()        # folders (ending in os.sep) never recorded
 _skipped_callers: frozenset[str] = frozenset()
 
@@ -156,24 +157,37 @@ def changed_files(deps: dict[str, str]) -> list[str]:
 
 
 def _install_hook() -> None:
-    global _installed, _ignored, _skipped_callers
+    global _installed
     if _installed:
         return
     with _INSTALL_LOCK:
-        if _installed:
-            return
-        import sysconfig
+        if not _installed:
+            sys.addaudithook(_audit)
+            _installed = True
 
-        from flowyml.execution.fingerprint import library_roots
 
-        system = tuple(_with_sep(p) for p in ("/proc", "/sys", "/dev")) if os.name == "posix" else ()
-        _ignored = tuple(sorted(set(_ignored) | set(library_roots()) | set(system)))
-        stdlib = sysconfig.get_path("stdlib") or ""
-        _skipped_callers = frozenset(
-            {os.path.join(stdlib, "linecache.py"), os.path.join(stdlib, "tokenize.py"),
-             __file__})
-        sys.addaudithook(_audit)
-        _installed = True
+def _prepare() -> None:
+    """Work out which opens are never recorded: library and system folders, and source
+    read for tracebacks. Done at the first open a recorder sees, not at install: most
+    steps open no file, and this costs ~1.5 ms (``sysconfig`` and the library folders)."""
+    global _prepared, _ignored, _skipped_callers
+    token = _ACTIVE.set(())  # files opened while preparing (sysconfig's data) are not the step's
+    try:
+        with _INSTALL_LOCK:
+            if _prepared:
+                return
+            import sysconfig
+
+            from flowyml.execution.locality import library_roots
+
+            system = tuple(_with_sep(p) for p in ("/proc", "/sys", "/dev")) if os.name == "posix" else ()
+            _ignored = tuple(sorted(set(_ignored) | set(library_roots()) | set(system)))
+            stdlib = sysconfig.get_path("stdlib") or ""
+            _skipped_callers = frozenset(
+                {os.path.join(stdlib, "linecache.py"), os.path.join(stdlib, "tokenize.py"), __file__})
+            _prepared = True
+    finally:
+        _ACTIVE.reset(token)
 
 
 def _audit(event: str, args: tuple) -> None:
@@ -193,8 +207,12 @@ def _record_open(args: tuple, recorders: tuple[FileReads, ...], caller: object) 
     if isinstance(path, int):
         return  # an already-open descriptor
     filename = caller.f_code.co_filename  # type: ignore[attr-defined]
-    if filename.startswith("<frozen ") or filename in _skipped_callers:
-        return  # the import system, or source lines fetched for a traceback
+    if filename.startswith("<frozen "):
+        return  # the import system
+    if not _prepared:
+        _prepare()
+    if filename in _skipped_callers:
+        return  # source lines fetched for a traceback
     reading = _is_read(mode, flags)
     path = os.path.abspath(os.fsdecode(os.fspath(path)))
     if path.startswith(_ignored) or not _is_file_or_missing(path):

@@ -43,7 +43,9 @@ Choices worth knowing:
   passed around whole (``getattr(helpers, name)``) counts by its name only.
 * Per-code-object work (disassembly, normalisation, finding references) is
   memoised: code objects are immutable, so a step defined 500 times in a loop is
-  disassembled once; globals, defaults and closures are re-read on every call.
+  disassembled once; globals, defaults and closures are re-read on every call. A
+  function's whole digest is memoised too, but only while everything it reads
+  besides its code is the very same immutable objects (see ``tokens.function_digest``).
 
 The work is split by verb: ``bytecode`` decodes and normalises code objects,
 ``references`` finds and resolves what they name, ``locality`` tells project code
@@ -56,6 +58,7 @@ site-packages. flowyml itself counts as a library.
 
 from __future__ import annotations
 
+import types
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,7 +76,7 @@ from flowyml.execution.bytecode import (  # noqa: F401
 from flowyml.execution.locality import function_is_local as _function_is_local  # noqa: F401
 from flowyml.execution.locality import library_roots
 from flowyml.execution.locality import module_is_local as _module_is_local  # noqa: F401
-from flowyml.execution.tokens import _FORMAT, Encoder  # noqa: F401
+from flowyml.execution.tokens import _FORMAT, Encoder, function_digest  # noqa: F401
 
 __all__ = ["CodeFingerprint", "code_fingerprint", "fingerprint_details", "library_roots", "value_token"]
 
@@ -103,6 +106,8 @@ def code_fingerprint(fn: Any) -> str:
         A 64-character blake3 hex digest, equal across processes and runs for the
         same code, defaults, closure values and referenced globals.
     """
+    if type(fn) is types.FunctionType:
+        return function_digest(fn)
     return fingerprint_details(fn).digest
 
 

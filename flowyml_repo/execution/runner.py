@@ -15,21 +15,25 @@ import heapq
 import os
 import time
 from collections.abc import Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flowyml.dag.graph import Graph
 from flowyml.errors import ConditionError
 from flowyml.execution.executors import Executor, SequentialExecutor
+from flowyml.execution.fingerprint import code_fingerprint
 from flowyml.execution.keys import cache_key
-from flowyml.execution.task import StepOutcome, StepTask, deliver, load_input
 from flowyml.manifest import (CACHED, FAILED, NOT_RUN, SKIPPED, SUCCESS, OutputRecord, RunManifest,
                               StepRecord, plain)
 from flowyml.store.cache import CacheIndex
 from flowyml.store.journal import Journal
 from flowyml.store.objects import ObjectStore
 
+# The task machinery is imported when a step first executes: an all-cached run
+# never needs it, nor the ``concurrent.futures`` (~3 ms with ``logging``) that
+# only a pool executor's pending futures need (see ``_finished``).
+if TYPE_CHECKING:
+    from flowyml.dag.graph import Graph
+    from flowyml.execution.task import StepOutcome, StepTask
 
 
 @dataclass
@@ -111,7 +115,7 @@ class Runner:
         sorter = graphlib.TopologicalSorter({n: graph.upstream[n] for n in graph.steps})
         sorter.prepare()
         heap: list[tuple[int, str]] = []
-        inflight: dict[Future[StepOutcome], tuple[str, StepTask, str, dict]] = {}
+        inflight: dict[Any, tuple[str, StepTask, str, dict]] = {}  # future -> what it runs
         try:
             while sorter.is_active():
                 for name in sorter.get_ready():
@@ -127,8 +131,7 @@ class Runner:
                     if self.failed or not heap:
                         break
                     continue
-                done, _ = wait(list(inflight), return_when=FIRST_COMPLETED)
-                for fut in sorted(done, key=lambda f: rank[inflight[f][0]]):
+                for fut in sorted(_finished(inflight), key=lambda f: rank[inflight[f][0]]):
                     name, task, key, parts = inflight.pop(fut)
                     self._finish(name, task, key, parts, fut.result())
                     sorter.done(name)
@@ -165,8 +168,6 @@ class Runner:
             if all(self.store.has(r.oid) for r in recorded.outputs.values()):
                 base.key, base.key_parts = recorded.key, recorded.key_parts
                 return self._reuse(base, recorded.outputs, recorded.source_run or self.plan.reuse_run)
-        from flowyml.execution.fingerprint import code_fingerprint
-
         key, parts = cache_key(code_fingerprint(step.func), {p: r.oid for p, (_, r) in inputs.items()},
                                params, step.outputs, step.cache_version)
         base.key, base.key_parts = key, parts
@@ -178,6 +179,8 @@ class Runner:
             hit = self._lookup(key)
             if hit is not None:
                 return self._reuse(base, hit[0], hit[1], files=hit[2])
+        from flowyml.execution.task import StepTask
+
         task = StepTask(step, inputs, params, binding.wants_asset, self.plan.store_root,
                         record_files=use_cache or (self.plan.enable_cache and step.cache), use_cache=use_cache)
         if self.plan.on_event:
@@ -194,6 +197,7 @@ class Runner:
 
     def _condition(self, step: Any, inputs: dict, params: dict) -> bool:
         from flowyml.control import select_arguments
+        from flowyml.execution.task import deliver, load_input
 
         available = dict(params)
         for param, (output, rec) in inputs.items():
@@ -280,3 +284,17 @@ class Runner:
     def manifest_record(self, rec: StepRecord) -> StepRecord:
         """``rec`` as the run's manifest names it (an inner pipeline's steps are namespaced)."""
         return rec if self.namespace is None else self.namespace.record(rec)
+
+
+def _finished(inflight: Mapping[Any, Any]) -> list[Any]:
+    """The finished futures among ``inflight``, waiting for one when none is.
+
+    An inline executor's futures are finished when submitted, so only a pool's
+    pending ones need ``concurrent.futures.wait``.
+    """
+    done = [fut for fut in inflight if fut.done()]
+    if done:
+        return done
+    from concurrent.futures import FIRST_COMPLETED, wait
+
+    return list(wait(list(inflight), return_when=FIRST_COMPLETED).done)

@@ -15,14 +15,13 @@ import functools
 import re
 import sys
 import types
-from dataclasses import dataclass
 from typing import Any
 
 from flowyml.execution.bytecode import constants, instructions, normalised
 from flowyml.execution.locality import class_is_local, function_is_local, module_is_local, package_version
 from flowyml.execution.references import ABSENT, Marker, ModuleName, references, resolve
 
-__all__ = ["Encoder"]
+__all__ = ["Encoder", "function_digest"]
 
 _FORMAT = b"flowyml-code-fingerprint-1|%s|%d.%d|" % (
     sys.implementation.name.encode(), *sys.version_info[:2])
@@ -46,12 +45,17 @@ _CLASS_SKIP = frozenset({
 # --- per-code-object summaries ----------------------------------------------------------
 
 
-@dataclass(frozen=True)
 class _CodeSummary:
-    """What a code object contributes, independent of the function built from it."""
+    """What a code object contributes, independent of the function built from it.
 
-    digest: bytes
-    refs: tuple[tuple[tuple, bytes], ...]  # (reference chain, its encoding), sorted
+    A plain class: a dataclass costs ~0.4 ms of import time on every run's first key.
+    """
+
+    __slots__ = ("digest", "refs")
+
+    def __init__(self, digest: bytes, refs: tuple[tuple[tuple, bytes], ...]) -> None:
+        self.digest = digest
+        self.refs = refs  # (reference chain, its encoding), sorted
 
 
 # Keyed by id (hashing a code object re-hashes its constants and nested code on every
@@ -466,6 +470,68 @@ class Encoder:
             self.value(item, part)
         out += part
         return True
+
+
+# --- memoised function digests ---------------------------------------------------------
+
+# A local function's digest, keyed by its code object, its globals and the identities of
+# everything else its encoding reads (``_reads``: defaults, closure values, what each
+# global reference resolves to now). Kept only when all of those are immutable all the
+# way down (numbers, strings, tuples of them, modules, markers), so the same objects
+# always encode to the same bytes and a memoised digest is exactly what a full encoding
+# would give. The entry holds the objects, so their ids cannot be reused while it
+# exists. A step defined in a loop, or fingerprinted again on every run of a notebook,
+# is encoded once: ~1.3 us instead of ~4 us per step of a 500-step chain (measured).
+_DIGEST_MEMO: dict[tuple, tuple[tuple, str]] = {}
+_IMMUTABLE = frozenset({type(None), bool, int, float, complex, str, bytes, type(Ellipsis), Marker, ModuleName,
+                        types.ModuleType})
+
+
+def function_digest(fn: types.FunctionType) -> str:
+    """``Encoder().digest(fn)``, memoised where that is exact (see above)."""
+    if "__wrapped__" in fn.__dict__ or not function_is_local(fn):
+        return Encoder().digest(fn)
+    code, namespace, kwdefaults = fn.__code__, fn.__globals__, fn.__kwdefaults__ or {}
+    values = _reads(fn)
+    # The layout is fixed by the code object, except for how many keyword-only defaults
+    # there are; a module counts with its version, which its encoding includes.
+    key = (id(code), id(namespace), len(kwdefaults),
+           *((id(v), package_version(v.__name__)) if type(v) is types.ModuleType else id(v) for v in values))
+    found = _DIGEST_MEMO.get(key)
+    if found is not None:
+        return found[1]
+    digest = Encoder().digest(fn)
+    if all(_immutable(v) for v in values):
+        if len(_DIGEST_MEMO) >= _CODE_MEMO_LIMIT:
+            _DIGEST_MEMO.clear()
+        _DIGEST_MEMO[key] = ((code, namespace, values), digest)
+    return digest
+
+
+def _reads(fn: types.FunctionType) -> list[Any]:
+    """What ``Encoder._function_body`` reads of ``fn`` besides its code, in the same order."""
+    values: list[Any] = [fn.__defaults__]
+    for name, default in (fn.__kwdefaults__ or {}).items():
+        values += (name, default)
+    for cell in fn.__closure__ or ():
+        try:
+            values.append(cell.cell_contents)
+        except ValueError:  # a cell not filled yet
+            values.append(_EMPTY_CELL)
+    namespace = fn.__globals__
+    for chain, _ in _summary(fn.__code__).refs:
+        try:
+            values.append(resolve(chain, namespace))
+        except Exception:  # noqa: BLE001 - as in Encoder._guarded_ref
+            values.append(ABSENT)
+    return values
+
+
+def _immutable(v: Any) -> bool:
+    kind = type(v)
+    if kind is tuple or kind is frozenset:
+        return all(_immutable(item) for item in v)
+    return kind in _IMMUTABLE
 
 
 def _wrapped_of(v: Any) -> Any:
