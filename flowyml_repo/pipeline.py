@@ -229,21 +229,24 @@ class Pipeline:
                        checkpoint=self.enable_checkpointing, executor=chosen,
                        reuse=reuse or {}, force=force or set(), reuse_run=parent_run,
                        debug=debug, on_event=on_event)
+        from flowyml.records import WorktreeProbe
+
+        worktree = WorktreeProbe(stack_obj)  # reads the user's work tree while the steps run
         try:
             with _debug_logging(debug):
                 runner = Runner(plan)
                 manifest = runner.run(manifest)
-                self._record(manifest, stack_obj, root)
+                self._record(manifest, stack_obj, root, worktree)
         finally:
             if owned:
                 chosen.close()
         return PipelineResult(manifest, runner.values, runner.store)
 
-    def _record(self, manifest: Any, stack: Stack | None, root: Path) -> None:
+    def _record(self, manifest: Any, stack: Stack | None, root: Path, worktree: Any = None) -> None:
         """Commit the manifest to the run history (see flowyml.records)."""
         from flowyml.records import record_run
 
-        record_run(self, manifest, stack, root)
+        record_run(self, manifest, stack, root, worktree)
 
     # -- locations ------------------------------------------------------------------------
 

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flowyml.definition import canonical_json
+from flowyml.errors import HistoryError
 from flowyml.store.refnames import ROOT, encode_component
 
 if TYPE_CHECKING:
@@ -83,16 +85,18 @@ def commit_message(manifest: RunManifest) -> str:
     return "\n".join(lines)
 
 
-def record_run(pipeline: Any, manifest: RunManifest, stack: Any, root: Path) -> str:
+def record_run(pipeline: Any, manifest: RunManifest, stack: Any, root: Path,
+               worktree: WorktreeProbe | None = None) -> str:
     """Commit ``manifest`` to the pipeline's run ref; register its models and datasets.
+
+    Args:
+        worktree: the probe started with the run; without one the work tree is read now.
 
     Returns:
         The commit id.
     """
-    from flowyml.registry import register_assets
-
     with open_history(stack) as history:
-        manifest.git = worktree_state(history)
+        manifest.git = worktree.result() if worktree is not None else worktree_state(history)
         manifest.environment["store"] = str(root)
         c = manifest.counts()
         trailers = {"Flowyml-Pipeline": manifest.pipeline, "Flowyml-Status": manifest.status,
@@ -110,7 +114,9 @@ def record_run(pipeline: Any, manifest: RunManifest, stack: Any, root: Path) -> 
         from flowyml.lineage import append_run
 
         append_run(history.git_dir, sha, manifest)
-        if getattr(pipeline, "enable_experiment_tracking", True):
+        if getattr(pipeline, "enable_experiment_tracking", True) and _has_assets(manifest):
+            from flowyml.registry import register_assets
+
             register_assets(history, manifest)
     from flowyml.store.journal import Journal
 
@@ -119,6 +125,54 @@ def record_run(pipeline: Any, manifest: RunManifest, stack: Any, root: Path) -> 
         # a resumed run that finished holds everything its interrupted parent did
         Journal(root, manifest.parent_run).close(remove=True)
     return sha
+
+
+def _has_assets(manifest: RunManifest) -> bool:
+    return any(out.asset for rec in manifest.steps.values() for out in rec.outputs.values())
+
+
+class WorktreeProbe:
+    """Reads :func:`worktree_state` in a background thread while the run goes on.
+
+    Inside a user's work tree the check imports ~25 ms of dulwich (Repo, index) and
+    stats every tracked file; none of that needs to hold up the steps. It describes
+    the work tree as the run started, which is the code the run executed.
+
+    Args:
+        stack: the run's stack (its ``metadata_path`` names the history, if any).
+    """
+
+    def __init__(self, stack: Any = None) -> None:
+        self._state: dict = {}
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        try:
+            history = open_history(stack, create=False)
+        except HistoryError:
+            return  # no repository yet: flowyml's own history.git has no work tree
+        if history.bare:
+            return
+        self._thread = threading.Thread(target=self._probe, args=(history,), name="flowyml-worktree", daemon=True)
+        self._thread.start()
+
+    def _probe(self, history: History) -> None:
+        try:
+            with history:
+                self._state = worktree_state(history)
+        except BaseException as exc:  # handed to result(), as if read there
+            self._error = exc
+
+    def result(self) -> dict:
+        """The state (``{}`` outside a work tree), once the probe has finished.
+
+        Raises:
+            HistoryError: the repository could not be read.
+        """
+        if self._thread is not None:
+            self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._state
 
 
 def worktree_state(history: History) -> dict:
