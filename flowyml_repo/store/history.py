@@ -281,6 +281,7 @@ class History:
             commit.author_time, commit.author_timezone = int(when), _utc_offset(when)
             commit.message = body
             self._add(commit)
+            self._sync_objects()  # the blob, tree and commit are on disk before the ref names them
             made[commit.id] = commit
             return commit.id
 
@@ -365,6 +366,12 @@ class History:
         # fails when two writers create it at once; exist_ok here cannot.
         os.makedirs(os.path.join(self.git_dir, "logs", *ref.decode().split("/")[:-1]), exist_ok=True)
         return bool(refs.set_if_equals(ref, old or _ZERO, new, message=b"flowyml: record", **log))
+
+    def _sync_objects(self) -> None:
+        """Make the objects written so far durable (dulwich's own store fsyncs each as it goes)."""
+        sync = getattr(self._objects, "sync", None)
+        if sync is not None:
+            sync()
 
     def _add(self, obj: ShaFile) -> None:
         """Write one loose object; an existing copy counts as success."""

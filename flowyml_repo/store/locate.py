@@ -14,10 +14,12 @@ from __future__ import annotations
 import os
 import re
 import sys
+import threading
 import time
 from typing import TYPE_CHECKING, NamedTuple
 
 from flowyml.errors import HistoryError
+from flowyml.store.durable import fsync_path, syncfs
 
 if TYPE_CHECKING:
     from dulwich.objects import ShaFile
@@ -189,19 +191,25 @@ class LooseObjects:
     dulwich 1.2's ``add_object``: the ``objects/xx/yyyy`` path; an object already
     there counts as written once its mtime is refreshed (so a concurrent ``git gc``
     does not prune it before our ref names it); otherwise ``GitFile`` (write
-    ``<path>.lock``, fsync, rename) with read-only mode and zlib's default level.
-    :meth:`get` reads a loose object as ``DiskObjectStore.__getitem__`` does
-    (inflated, size-capped, checked against its id); packed objects are left to
-    dulwich. :func:`writes_plainly` sends repositories that need more through dulwich.
+    ``<path>.lock``, rename) with read-only mode. Two differences, both ours to
+    choose: zlib level 1 (git reads any level; a 500-step manifest compresses in
+    1.3 ms instead of 3.5 ms, 10% larger), and no fsync per object: :meth:`sync`
+    makes a record's three objects durable with one ``syncfs`` (1.2 ms here against
+    3.1 ms for three fsyncs). :meth:`get` reads a loose object as
+    ``DiskObjectStore.__getitem__`` does (inflated, size-capped, checked against its
+    id); packed objects are left to dulwich. :func:`writes_plainly` sends
+    repositories that need more through dulwich.
 
     Args:
         path: the repository's ``objects`` folder.
-        fsync: flush each object to disk before it is renamed into place.
+        durable: remember what is written, for :meth:`sync`.
     """
 
-    def __init__(self, path: str, fsync: bool) -> None:
+    def __init__(self, path: str, durable: bool) -> None:
         self.path = path
-        self._fsync = fsync
+        self._durable = durable
+        self._unsynced: list[str] = []
+        self._sync_lock = threading.Lock()
 
     def add_object(self, obj: ShaFile) -> None:
         """Write ``obj`` unless it is there already (then only refresh its mtime)."""
@@ -218,8 +226,22 @@ class LooseObjects:
             return
         except (FileNotFoundError, PermissionError):
             pass  # missing, or another user's: write it (a fresh mtime either way)
-        with GitFile(path, "wb", mask=_LOOSE_MODE, fsync=self._fsync) as f:
-            f.write(obj.as_legacy_object())
+        with GitFile(path, "wb", mask=_LOOSE_MODE, fsync=False) as f:
+            f.write(obj.as_legacy_object(compression_level=_ZLIB_LEVEL))
+        if self._durable:
+            self._unsynced.append(path)
+
+    def sync(self) -> None:
+        """Make every object written so far durable: one ``syncfs``, else an fsync each.
+
+        Under a lock, so a thread whose objects another thread's sync took along waits
+        until that sync has finished.
+        """
+        with self._sync_lock:
+            written, self._unsynced = self._unsynced, []
+            if written and not syncfs(self.path):
+                for path in written:
+                    fsync_path(path)
 
     def get(self, sha: str) -> ShaFile | None:
         """The loose object ``sha`` (40 hex digits), or None when it is not loose here.
@@ -247,6 +269,7 @@ class LooseObjects:
 
 
 _LOOSE_MODE = 0o444 if sys.platform != "win32" else 0o644  # dulwich.object_store.PACK_MODE
+_ZLIB_LEVEL = 1
 
 
 def ensure_bare(path: str) -> str:

@@ -20,6 +20,7 @@ import pytest
 
 from flowyml.errors import HistoryError, RefConflict
 from flowyml.store.history import History
+from flowyml.store.locate import LooseObjects
 from flowyml.store.reflock import ref_lock_path
 from flowyml.store.refnames import run_ref
 
@@ -36,6 +37,7 @@ RECORD = r"""
 import json, sys
 from flowyml.records import worktree_state
 from flowyml.store.history import History
+from flowyml.store.locate import LooseObjects
 
 with History.open(sys.argv[1]) as h:
     shas = [h.record(sys.argv[2], {"manifest.json": f"run {n}".encode(), "sub/part.txt": b"x"}, f"run {n}",
@@ -218,12 +220,32 @@ def test_a_compression_level_in_the_config_is_honoured_through_dulwich(tmp_path:
     assert_git_reads_back(project / ".git", out["shas"])
 
 
-def test_the_default_compression_is_zlibs_default(tmp_path: Path) -> None:
+def test_records_are_compressed_at_zlib_level_1(tmp_path: Path) -> None:
     with History.open(tmp_path) as h:
         sha = h.record(REF, {"m": b"payload"}, "one")
         tree = h.commit(sha).tree
         git_dir = Path(h.git_dir)
-    assert loose_object(git_dir, tree).read_bytes()[:2] == b"\x78\x9c"  # what git and dulwich write by default
+    assert loose_object(git_dir, tree).read_bytes()[:2] == b"\x78\x01"  # fastest level; git reads any
+    assert git("--git-dir", str(git_dir), "show", f"{REF}:m", cwd=git_dir) == "payload"
+    git("--git-dir", str(git_dir), "fsck", "--strict", cwd=git_dir)
+
+
+def test_a_records_objects_are_synced_once_before_its_ref_moves(tmp_path: Path, monkeypatch) -> None:
+    seen = []
+    original = LooseObjects.sync
+
+    def watching(self: LooseObjects) -> None:
+        seen.append((list(self._unsynced), h.tip(REF)))
+        original(self)
+
+    monkeypatch.setattr(LooseObjects, "sync", watching)
+    with History.open(tmp_path) as h:
+        first = h.record(REF, {"m": b"payload"}, "one")
+        h.record(REF, {"m": b"payload 2"}, "two")
+    assert len(seen) == 2
+    (written, tip_then), (_, tip_later) = seen
+    assert len(written) == 3 and tip_then is None  # blob, tree, commit; the ref not yet there
+    assert tip_later == first
 
 
 def test_a_supported_extension_is_written_through_dulwich(tmp_path: Path) -> None:
