@@ -12,8 +12,7 @@ from __future__ import annotations
 import heapq
 import inspect
 from collections.abc import Iterable, Mapping, Sequence, Set
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
 
 from flowyml.errors import PipelineDefinitionError
 
@@ -21,8 +20,12 @@ if TYPE_CHECKING:
     from flowyml.step import Step
 
 
-@dataclass(frozen=True)
-class Binding:
+# Binding and Graph are not dataclasses: a dataclass costs ~0.5 ms of import time, and
+# this module is first imported inside a fresh process's first run() (~30 ms in all
+# for 100 cached steps).
+
+
+class Binding(NamedTuple):
     """Where one step's arguments come from.
 
     Attributes:
@@ -36,7 +39,6 @@ class Binding:
     wants_asset: frozenset[str] = frozenset()
 
 
-@dataclass
 class Graph:
     """A validated, ordered pipeline graph.
 
@@ -45,16 +47,20 @@ class Graph:
         bindings: each step's argument sources.
         producers: output name -> the step producing it.
         upstream: step name -> the steps it depends on (registration order).
+        downstream: step name -> the steps depending on it directly (registration order).
         order: the deterministic execution order (registration order among ready steps).
         warnings: possible type issues found by validation.
     """
 
-    steps: dict[str, Step]
-    bindings: dict[str, Binding]
-    producers: dict[str, str]
-    upstream: dict[str, list[str]]
-    order: list[str]
-    warnings: list[str] = field(default_factory=list)
+    def __init__(self, steps: dict[str, Step], bindings: dict[str, Binding], producers: dict[str, str],
+                 upstream: dict[str, list[str]], downstream: dict[str, list[str]], order: list[str]) -> None:
+        self.steps = steps
+        self.bindings = bindings
+        self.producers = producers
+        self.upstream = upstream
+        self.downstream = downstream
+        self.order = order
+        self.warnings: list[str] = []
 
     def downstream_of(self, names: Iterable[str]) -> set[str]:
         """The given steps and every step depending on them, transitively."""
@@ -74,6 +80,51 @@ class Graph:
 
     def __str__(self) -> str:
         return self.visualize()
+
+    def __repr__(self) -> str:
+        return f"<Graph steps={list(self.steps)}>"
+
+
+class ReadyQueue:
+    """A graph's steps as they become ready: all their upstream steps are done.
+
+    ``pop()`` gives the earliest registered ready step; ``done(name)`` makes the steps
+    waiting only for it ready. ``graphlib.TopologicalSorter`` does the same, but a
+    built graph is known to be acyclic and already knows its edges both ways, so this
+    is set up in one pass: ~0.5 us a step instead of ~1.6, and an all-cached run's
+    walk takes ~24 us a step instead of ~27 (measured, 500 steps). Cycles are found
+    when the graph is built (:func:`build_graph`), by graphlib.
+
+    Args:
+        names: the steps, in registration order.
+        upstream: step name -> the steps it depends on.
+        downstream: step name -> the steps depending on it.
+    """
+
+    __slots__ = ("_rank", "_waiting", "_downstream", "_heap")
+
+    def __init__(self, names: Iterable[str], upstream: Mapping[str, Sequence[str]],
+                 downstream: Mapping[str, Sequence[str]]) -> None:
+        self._rank = {name: i for i, name in enumerate(names)}
+        self._waiting = {name: len(upstream[name]) for name in self._rank}
+        self._downstream = downstream
+        self._heap = [(i, name) for name, i in self._rank.items() if not self._waiting[name]]  # sorted: a heap
+
+    def __bool__(self) -> bool:
+        """True while a step is ready."""
+        return bool(self._heap)
+
+    def pop(self) -> str:
+        """The earliest registered ready step (IndexError when none is)."""
+        return heapq.heappop(self._heap)[1]
+
+    def done(self, name: str) -> None:
+        """Mark ``name`` done: a dependent whose upstream steps are all done becomes ready."""
+        waiting = self._waiting
+        for child in self._downstream[name]:
+            waiting[child] -= 1
+            if not waiting[child]:
+                heapq.heappush(self._heap, (self._rank[child], child))
 
 
 def build_graph(steps: Sequence[Step], context_keys: Iterable[str] = (),
@@ -98,8 +149,9 @@ def build_graph(steps: Sequence[Step], context_keys: Iterable[str] = (),
         s.name: _unique(producers[o] for o in bindings[s.name].inputs.values() if o in producers)
         for s in steps
     }
-    order = _order(list(by_name), upstream)
-    return Graph(by_name, bindings, producers, upstream, order)
+    downstream = _downstream(upstream)
+    order = _order(list(by_name), upstream, downstream)
+    return Graph(by_name, bindings, producers, upstream, downstream, order)
 
 
 def bind_step(s: Step, available: Set[str], context_keys: Set[str]) -> Binding:
@@ -113,7 +165,6 @@ def bind_step(s: Step, available: Set[str], context_keys: Set[str]) -> Binding:
     params = s.arguments  # name -> (kind, has a default)
     inputs: dict[str, str] = {}
     from_context: list[str] = []
-    positional = [n for n, (kind, _) in params.items() if kind in _POSITIONAL]
     for wanted in s.inputs or ():
         if wanted not in available:
             if wanted in context_keys and wanted in params:
@@ -125,20 +176,21 @@ def bind_step(s: Step, available: Set[str], context_keys: Set[str]) -> Binding:
                 (s.name,),
             )
         target = wanted if wanted in params else next(
-            (n for n in positional if n not in inputs and n not in context_keys), None)
+            (n for n, (kind, _) in params.items()
+             if kind in _POSITIONAL and n not in inputs and n not in context_keys), None)
         if target is None:
             raise PipelineDefinitionError(
                 f"step {s.name!r} declares input {wanted!r} but its function has no parameter left "
                 f"to receive it; add a parameter named {wanted!r}", (s.name,))
         inputs[target] = wanted
-    for name in s.parameters:
-        if name in inputs or name in from_context:
+    for name, (kind, has_default) in params.items():
+        if kind in _VARIADIC or name in inputs or name in from_context:
             continue
         if name in context_keys:
             from_context.append(name)
         elif s.inputs is None and name in available:
             inputs[name] = name
-        elif not params[name][1]:
+        elif not has_default:
             raise PipelineDefinitionError(
                 f"step {s.name!r} has no value for its argument {name!r}: it is not an output of "
                 f"another step, not in the context and has no default; declare it in "
@@ -149,6 +201,7 @@ def bind_step(s: Step, available: Set[str], context_keys: Set[str]) -> Binding:
 
 
 _POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+_VARIADIC = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
 
 
 def _asset_params(s: Step) -> frozenset[str]:
@@ -203,28 +256,44 @@ def _producers(steps: Sequence[Step]) -> dict[str, str]:
     return producers
 
 
-def _order(names: list[str], upstream: dict[str, list[str]]) -> list[str]:
-    """Topological order; among ready steps the earliest registered goes first."""
+def _downstream(upstream: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
+    """Step name -> the steps depending on it directly, in registration order."""
+    downstream: dict[str, list[str]] = {name: [] for name in upstream}
+    for name, ups in upstream.items():
+        for up in ups:
+            downstream[up].append(name)
+    return downstream
+
+
+def _order(names: list[str], upstream: dict[str, list[str]], downstream: dict[str, list[str]]) -> list[str]:
+    """Topological order; among ready steps the earliest registered goes first.
+
+    Raises:
+        PipelineDefinitionError: the steps form a cycle (named in the message).
+    """
+    ready = ReadyQueue(names, upstream, downstream)
+    order: list[str] = []
+    while ready:
+        name = ready.pop()
+        order.append(name)
+        ready.done(name)
+    if len(order) < len(names):  # the rest wait on each other
+        _raise_cycle(names, upstream)
+    return order
+
+
+def _raise_cycle(names: list[str], upstream: dict[str, list[str]]) -> NoReturn:
+    """Raise the PipelineDefinitionError naming a cycle among ``names``, as graphlib finds it."""
     import graphlib
 
-    sorter = graphlib.TopologicalSorter({n: upstream[n] for n in names})
     try:
-        sorter.prepare()
+        graphlib.TopologicalSorter({n: upstream[n] for n in names}).prepare()
     except graphlib.CycleError as exc:
         cycle = list(dict.fromkeys(exc.args[1]))
         raise PipelineDefinitionError(
             "the pipeline has a cycle: " + " -> ".join(exc.args[1])
             + "; a step cannot depend on its own outputs", tuple(cycle)) from exc
-    rank = {n: i for i, n in enumerate(names)}
-    heap: list[tuple[int, str]] = []
-    order: list[str] = []
-    while sorter.is_active():
-        for n in sorter.get_ready():
-            heapq.heappush(heap, (rank[n], n))
-        _, n = heapq.heappop(heap)
-        order.append(n)
-        sorter.done(n)
-    return order
+    raise AssertionError("steps are left unordered, yet graphlib finds no cycle")
 
 
 def _unique(items: Iterable[str]) -> list[str]:

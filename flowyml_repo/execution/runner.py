@@ -11,20 +11,20 @@ The runner never touches git: it returns a :class:`RunManifest`.
 
 from __future__ import annotations
 
-import heapq
 import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from flowyml.dag.graph import ReadyQueue
 from flowyml.errors import ConditionError
 from flowyml.execution.executors import Executor, SequentialExecutor
 from flowyml.execution.fingerprint import code_fingerprint
 from flowyml.execution.keys import cache_key
 from flowyml.manifest import (CACHED, FAILED, NOT_RUN, SKIPPED, SUCCESS, OutputRecord, RunManifest,
-                              StepRecord, plain)
-from flowyml.store.cache import CacheIndex
+                              StepRecord)
+from flowyml.store.cache import shared_index
 from flowyml.store.journal import Journal
 from flowyml.store.objects import ObjectStore
 
@@ -69,7 +69,7 @@ class Runner:
         self.graph = plan.graph
         if parent is None:
             self.store = ObjectStore(plan.store_root)
-            self.cache = CacheIndex(plan.store_root)
+            self.cache = shared_index(plan.store_root)  # read once per process, then kept up to date
             self.journal = Journal(plan.store_root, plan.run_id) if plan.checkpoint else None
             self.executor = plan.executor or SequentialExecutor()
         else:  # an inner pipeline (sub-pipeline, dynamic step) shares the run's store, journal, workers
@@ -99,6 +99,7 @@ class Runner:
             self.walk()
         finally:
             self.store.flush()  # everything the manifest names is on disk before it is reported
+            self.cache.close()  # the shared index keeps no descriptor open between runs
             if self.journal is not None:
                 self.journal.close()
         manifest.steps = self.manifest_steps()
@@ -107,34 +108,26 @@ class Runner:
         return manifest
 
     def walk(self) -> None:
-        """Run the graph's steps as they become ready, fail-fast; record the unreached as not run."""
-        import graphlib
+        """Run the graph's steps as they become ready, fail-fast; record the unreached as not run.
 
+        Among ready steps the earliest registered starts first (see ``ReadyQueue``).
+        """
         graph = self.graph
+        ready = ReadyQueue(graph.steps, graph.upstream, graph.downstream)
         rank = {name: i for i, name in enumerate(graph.steps)}
-        sorter = graphlib.TopologicalSorter({n: graph.upstream[n] for n in graph.steps})
-        sorter.prepare()
-        heap: list[tuple[int, str]] = []
         inflight: dict[Any, tuple[str, StepTask, str, dict]] = {}  # future -> what it runs
         try:
-            while sorter.is_active():
-                for name in sorter.get_ready():
-                    heapq.heappush(heap, (rank[name], name))
-                while heap and not self.failed and len(inflight) < self.executor.max_workers:
-                    _, name = heapq.heappop(heap)
-                    started = self._start(name, inflight)
-                    if not started:
-                        sorter.done(name)
-                        for ready in sorter.get_ready():
-                            heapq.heappush(heap, (rank[ready], ready))
+            while ready or inflight:
+                while ready and not self.failed and len(inflight) < self.executor.max_workers:
+                    name = ready.pop()
+                    if not self._start(name, inflight):
+                        ready.done(name)
                 if not inflight:
-                    if self.failed or not heap:
-                        break
-                    continue
+                    break  # failed, or nothing left to run
                 for fut in sorted(_finished(inflight), key=lambda f: rank[inflight[f][0]]):
                     name, task, key, parts = inflight.pop(fut)
                     self._finish(name, task, key, parts, fut.result())
-                    sorter.done(name)
+                    ready.done(name)
         finally:
             for name in graph.order:
                 if name not in self.records:
@@ -157,22 +150,19 @@ class Runner:
         binding = self.graph.bindings[name]
         base = StepRecord(name=name, status=SKIPPED, inputs=dict(binding.inputs),
                           upstream=list(self.graph.upstream[name]), started=time.time())
-        if any(out in self.skipped_outputs for out in binding.inputs.values()):
+        if self.skipped_outputs and not self.skipped_outputs.isdisjoint(binding.inputs.values()):
             return self._skip(base, "an input was skipped")
-        inputs = {p: (o, self.out_refs[o]) for p, o in binding.inputs.items()}
         params = {p: self.plan.context[p] for p in binding.params}
-        key = parts = None
         composite = getattr(step, "composite", False)  # its inner steps are reused one by one
         recorded = None if composite else self.plan.reuse.get(name)
         if recorded is not None and name not in self.plan.force and recorded.status in (SUCCESS, CACHED):
             if all(self.store.has(r.oid) for r in recorded.outputs.values()):
                 base.key, base.key_parts = recorded.key, recorded.key_parts
                 return self._reuse(base, recorded.outputs, recorded.source_run or self.plan.reuse_run)
-        key, parts = cache_key(code_fingerprint(step.func), {p: r.oid for p, (_, r) in inputs.items()},
-                               params, step.outputs, step.cache_version)
+        oids = {p: self.out_refs[o].oid for p, o in binding.inputs.items()}
+        key, parts = cache_key(code_fingerprint(step.func), oids, params, step.outputs, step.cache_version)
         base.key, base.key_parts = key, parts
-        base.key_parts["params"] = {p: plain(v) for p, v in params.items()}
-        if step.controls.condition is not None and not self._condition(step, inputs, params):
+        if step.controls.condition is not None and not self._condition(step, params):
             return self._skip(base, "its @when condition was false")
         use_cache = self.plan.enable_cache and step.cache and name not in self.plan.force
         if use_cache:
@@ -181,6 +171,7 @@ class Runner:
                 return self._reuse(base, hit[0], hit[1], files=hit[2])
         from flowyml.execution.task import StepTask
 
+        inputs = {p: (o, self.out_refs[o]) for p, o in binding.inputs.items()}
         task = StepTask(step, inputs, params, binding.wants_asset, self.plan.store_root,
                         record_files=use_cache or (self.plan.enable_cache and step.cache), use_cache=use_cache)
         if self.plan.on_event:
@@ -195,16 +186,17 @@ class Runner:
         inflight[fut] = (name, task, key, parts)
         return True
 
-    def _condition(self, step: Any, inputs: dict, params: dict) -> bool:
+    def _condition(self, step: Any, params: dict) -> bool:
         from flowyml.control import select_arguments
         from flowyml.execution.task import deliver, load_input
 
+        binding = self.graph.bindings[step.name]
         available = dict(params)
-        for param, (output, rec) in inputs.items():
+        for param, output in binding.inputs.items():
             value = self.values.get(output)
             if value is None and output not in self.values:
-                value = load_input(self.store, output, rec)
-            available[param] = deliver(value, output, param in self.graph.bindings[step.name].wants_asset)
+                value = load_input(self.store, output, self.out_refs[output])
+            available[param] = deliver(value, output, param in binding.wants_asset)
         try:
             return bool(step.controls.condition(**select_arguments(step.controls.condition, available)))
         except Exception as exc:

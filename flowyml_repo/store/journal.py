@@ -1,6 +1,6 @@
 """Per-run checkpoint journals: each finished step, appended as it finishes.
 
-``<root>/runs/<run_id>.journal`` is a stream of canonical-msgpack records: a
+``<root>/runs/<run_id>.journal`` is a stream of msgpack records: a
 ``start`` record with the run's identity, then one ``step`` record per finished
 step. Appends are single ``write`` calls on an ``O_APPEND`` descriptor, so a
 ``kill -9`` loses at most the step in flight; a torn last record is ignored on
@@ -10,10 +10,11 @@ read. ``rerun(run_id)`` reads it to resume a run that never finished.
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
+from typing import Any
 
-from flowyml.store.recordlog import open_log, pack_record, read_records
-
+from flowyml.store.recordlog import open_log, read_records, record_packer
 
 
 class Journal:
@@ -27,18 +28,23 @@ class Journal:
     def __init__(self, root: str | os.PathLike[str], run_id: str) -> None:
         self.path = Path(root) / "runs" / f"{run_id}.journal"
         self._fd: int | None = None
+        self._packer: Any = None
+        self._lock = threading.Lock()  # an inner pipeline's steps append from their own thread
 
     def append(self, record: dict) -> None:
         """Append one record (opening the journal on first use)."""
-        if self._fd is None:
-            self._fd = open_log(self.path)
-        os.write(self._fd, pack_record(record))
+        with self._lock:
+            if self._fd is None:
+                self._fd = open_log(self.path)
+                self._packer = record_packer()
+            os.write(self._fd, self._packer.pack(record))
 
     def close(self, remove: bool = False) -> None:
         """Close the journal; ``remove`` deletes it (the run is safely in the history)."""
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        with self._lock:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
         if remove:
             try:
                 self.path.unlink()

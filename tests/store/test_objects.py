@@ -318,3 +318,20 @@ def test_a_background_flush_hands_its_failure_to_the_waiter(store: ObjectStore, 
     pending = store.start_flush()
     with pytest.raises(StoreError, match="disk gone"):
         pending.wait()
+
+
+def test_a_fan_out_folder_removed_behind_the_stores_back_is_made_again(store: ObjectStore) -> None:
+    import shutil
+
+    ref = store.put("again")
+    shutil.rmtree(store.path(ref.oid).parent)  # say, an empty-folder sweep by another tool
+    assert store.put("again") == ref
+    assert store.get(ref.oid, ref.codec) == "again"
+
+
+def test_an_object_another_store_wrote_is_found_not_rewritten(tmp_path: Path) -> None:
+    first, second = ObjectStore(tmp_path / "s"), ObjectStore(tmp_path / "s")
+    ref = first.put("shared")
+    before = first.path(ref.oid).stat().st_ino
+    assert second.put("shared") == ref
+    assert second.path(ref.oid).stat().st_ino == before  # the same file: not written twice
