@@ -236,17 +236,18 @@ class Pipeline:
             with _debug_logging(debug):
                 runner = Runner(plan)
                 manifest = runner.run(manifest)
-                self._record(manifest, stack_obj, root, worktree)
+                self._record(manifest, stack_obj, root, worktree, runner.flushing)
         finally:
             if owned:
                 chosen.close()
         return PipelineResult(manifest, runner.values, runner.store)
 
-    def _record(self, manifest: Any, stack: Stack | None, root: Path, worktree: Any = None) -> None:
+    def _record(self, manifest: Any, stack: Stack | None, root: Path, worktree: Any = None,
+                flushing: Any = None) -> None:
         """Commit the manifest to the run history (see flowyml.records)."""
         from flowyml.records import record_run
 
-        record_run(self, manifest, stack, root, worktree)
+        record_run(self, manifest, stack, root, worktree, flushing)
 
     # -- locations ------------------------------------------------------------------------
 

@@ -28,6 +28,7 @@ from flowyml.store.refnames import ROOT, encode_component
 if TYPE_CHECKING:
     from flowyml.manifest import RunManifest
     from flowyml.store.history import History
+    from flowyml.store.objects import PendingFlush
 
 MANIFEST_FILE = "manifest.json"
 
@@ -86,11 +87,13 @@ def commit_message(manifest: RunManifest) -> str:
 
 
 def record_run(pipeline: Any, manifest: RunManifest, stack: Any, root: Path,
-               worktree: WorktreeProbe | None = None) -> str:
+               worktree: WorktreeProbe | None = None, flushing: PendingFlush | None = None) -> str:
     """Commit ``manifest`` to the pipeline's run ref; register its models and datasets.
 
     Args:
         worktree: the probe started with the run; without one the work tree is read now.
+        flushing: the object store's flush, still running: the commit waits for it
+            (the manifest names those objects) but its contents are prepared meanwhile.
 
     Returns:
         The commit id.
@@ -108,8 +111,10 @@ def record_run(pipeline: Any, manifest: RunManifest, stack: Any, root: Path,
             trailers["Flowyml-Project"] = manifest.project
         if manifest.parent_run:
             trailers["Flowyml-Parent-Run"] = manifest.parent_run
-        sha = history.record(ref_of("runs", manifest.pipeline, project=manifest.project),
-                             {MANIFEST_FILE: manifest_bytes(manifest)}, commit_message(manifest),
+        files, message = {MANIFEST_FILE: manifest_bytes(manifest)}, commit_message(manifest)
+        if flushing is not None:
+            flushing.wait()
+        sha = history.record(ref_of("runs", manifest.pipeline, project=manifest.project), files, message,
                              run_id=manifest.run_id, trailers=trailers)
         from flowyml.lineage import append_run
 

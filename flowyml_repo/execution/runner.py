@@ -26,7 +26,7 @@ from flowyml.manifest import (CACHED, FAILED, NOT_RUN, SKIPPED, SUCCESS, OutputR
                               StepRecord)
 from flowyml.store.cache import shared_index
 from flowyml.store.journal import Journal
-from flowyml.store.objects import ObjectStore
+from flowyml.store.objects import ObjectStore, PendingFlush
 
 # The task machinery is imported when a step first executes: an all-cached run
 # never needs it, nor the ``concurrent.futures`` (~3 ms with ``logging``) that
@@ -85,9 +85,15 @@ class Runner:
         self.values: dict[str, Any] = {}
         self.skipped_outputs: set[str] = set()
         self.failed = False
+        self.flushing: PendingFlush | None = None  # see run()
 
     def run(self, manifest: RunManifest) -> RunManifest:
-        """Execute the plan, filling ``manifest``; returns it with every step recorded."""
+        """Execute the plan, filling ``manifest``; returns it with every step recorded.
+
+        The store's flush is left running in the background (``self.flushing``) so the
+        caller can prepare the run's record meanwhile; it must wait on it before the
+        record names any object. A walk that raises flushes before it propagates.
+        """
         t0 = time.perf_counter()
         if self.journal is not None:
             # pid and host let a viewer tell a killed run from a slow one; upstream lists the plan
@@ -97,11 +103,14 @@ class Runner:
                                  "upstream": {n: list(u) for n, u in self.graph.upstream.items()}})
         try:
             self.walk()
+        except BaseException:
+            self.store.flush()  # what the journal names is on disk before an interrupted run stops
+            raise
         finally:
-            self.store.flush()  # everything the manifest names is on disk before it is reported
             self.cache.close()  # the shared index keeps no descriptor open between runs
             if self.journal is not None:
                 self.journal.close()
+        self.flushing = self.store.start_flush()
         manifest.steps = self.manifest_steps()
         manifest.status = FAILED if self.failed else SUCCESS
         manifest.duration = time.perf_counter() - t0

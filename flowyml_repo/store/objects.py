@@ -378,8 +378,10 @@ class PendingFlush:
 
     def __init__(self, store: ObjectStore) -> None:
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._flush, args=(store,), name="flowyml-flush", daemon=True)
-        self._thread.start()
+        self._thread: threading.Thread | None = None
+        if store._syncer.pending():  # an all-cached run wrote nothing: no thread
+            self._thread = threading.Thread(target=self._flush, args=(store,), name="flowyml-flush", daemon=True)
+            self._thread.start()
 
     def _flush(self, store: ObjectStore) -> None:
         try:
@@ -393,7 +395,8 @@ class PendingFlush:
         Raises:
             StoreError: the flush failed; the objects may not be on disk.
         """
-        self._thread.join()
+        if self._thread is not None:
+            self._thread.join()
         if self._error is not None:
             raise self._error
 
@@ -456,6 +459,12 @@ class _Syncer:
         self._tick = 0
         self._outstanding = 0  # files handed to the workers, not yet fsynced
         self._errors: list[OSError] = []
+
+    def pending(self) -> bool:
+        """Whether ``flush`` has anything to do (or to report)."""
+        self._check_fork()
+        with self._lock:
+            return bool(self._files or self._dirty_dirs or self._outstanding or self._errors)
 
     def _check_fork(self) -> None:
         # A forked child does not inherit the workers; it syncs only what it writes.
