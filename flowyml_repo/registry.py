@@ -60,23 +60,38 @@ def register_assets(history: History, manifest: RunManifest) -> list[RegistryEnt
         if rec.status != "success":
             continue  # a cached output was registered by the run that produced it
         for output, out in rec.outputs.items():
-            asset = out.asset or {}
-            kind = asset.get("kind")
-            if kind not in _KIND_REF:
-                continue
-            name = asset.get("name") or output
-            ref = ref_of(_KIND_REF[kind], name, project=manifest.project)
-            latest = latest_entry(history, ref)
-            if latest is not None and latest.oid == out.oid:
-                continue  # the same bytes are already this name's newest version
-            entry = RegistryEntry(kind, name, (latest.version if latest else 0) + 1, manifest.run_id,
-                                  manifest.pipeline, rec.name, output, out.oid, out.codec, out.size,
-                                  asset.get("metadata") or {})
-            history.record(ref, {ENTRY_FILE: canonical_json(entry.to_dict())},
-                           f"{kind} {name} v{entry.version} from run {manifest.run_id} ({rec.name}.{output})",
-                           trailers={"Flowyml-Source-Run": manifest.run_id})
-            entries.append(entry)
+            kind = (out.asset or {}).get("kind")
+            if kind in _KIND_REF:
+                entry = _register(history, manifest, rec.name, output, out)
+                if entry is not None:
+                    entries.append(entry)
     return entries
+
+
+def _register(history: History, manifest: RunManifest, step: str, output: str, out: Any) -> RegistryEntry | None:
+    """Commit the next version of one asset; None when its newest version has the same bytes.
+
+    The version number is taken from the ref's tip while this writer holds the ref
+    (``History.record_from_tip``), so two runs registering the same name at once get
+    consecutive versions, never the same one.
+    """
+    asset = out.asset
+    kind, name = asset["kind"], asset.get("name") or output
+    made: list[RegistryEntry] = []
+
+    def next_version(tip: str | None) -> tuple[dict[str, bytes], str] | None:
+        latest = None if tip is None else _entry(history, tip)
+        if latest is not None and latest.oid == out.oid:
+            return None  # the same bytes are already this name's newest version
+        entry = RegistryEntry(kind, name, (latest.version if latest else 0) + 1, manifest.run_id, manifest.pipeline,
+                              step, output, out.oid, out.codec, out.size, asset.get("metadata") or {})
+        made.append(entry)  # called again after a lost race: the last one is what got committed
+        return ({ENTRY_FILE: canonical_json(entry.to_dict())},
+                f"{kind} {name} v{entry.version} from run {manifest.run_id} ({step}.{output})")
+
+    ref = ref_of(_KIND_REF[kind], name, project=manifest.project)
+    sha = history.record_from_tip(ref, next_version, trailers={"Flowyml-Source-Run": manifest.run_id})
+    return made[-1] if sha is not None else None
 
 
 def latest_entry(history: History, ref: str) -> RegistryEntry | None:

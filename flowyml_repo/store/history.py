@@ -58,7 +58,7 @@ from flowyml.store.trees import read_file, read_files, write_tree
 # flowyml.store.runindex (~2 ms of import) is needed by listings only, so it is
 # imported where they need it; CommitInfo and RunEntry are served by __getattr__.
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Mapping
+    from collections.abc import Callable, Iterable, Iterator, Mapping
 
     from dulwich.objects import ShaFile
     from dulwich.refs import DiskRefsContainer
@@ -260,17 +260,62 @@ class History:
             ValueError: a bad ref, path, run id, trailer or parent.
             RefConflict: the ref stayed busy for ``retry_deadline`` seconds.
         """
+        tree_id = write_tree(tree_files, self._add)
+        sha = self._commit(ref, lambda _tip: (tree_id, message), parents_extra, author_time, run_id, trailers)
+        assert sha is not None  # a new commit always moves the ref
+        return sha
+
+    def record_from_tip(
+        self,
+        ref: str,
+        make: Callable[[str | None], tuple[Mapping[str, bytes], str] | None],
+        *,
+        run_id: str | None = None,
+        trailers: Mapping[str, str] | None = None,
+    ) -> str | None:
+        """Like :meth:`record`, with the commit's content made from the ref's tip.
+
+        For content that depends on what came before, such as a version number:
+        ``make`` is called while this writer holds the ref, and called again if
+        another writer moved the ref meanwhile, so two writers never both build on
+        the same tip.
+
+        Args:
+            ref: a ref under ``refs/flowyml/``.
+            make: the ref's tip (None when it has none) -> ``(tree_files, message)``,
+                or None to record nothing.
+            run_id: as for :meth:`record`.
+            trailers: as for :meth:`record`.
+
+        Returns:
+            The new commit's id, or None when ``make`` returned None.
+
+        Raises:
+            ValueError: a bad ref, path, run id or trailer.
+            RefConflict: the ref stayed busy for ``retry_deadline`` seconds.
+        """
+        def content(tip: str | None) -> tuple[str, str] | None:
+            made = make(tip)
+            return None if made is None else (write_tree(made[0], self._add), made[1])
+
+        return self._commit(ref, content, (), None, run_id, trailers)
+
+    def _commit(self, ref: str, content: Callable[[str | None], tuple[str, str] | None],
+                parents_extra: Iterable[str], author_time: float | None, run_id: str | None,
+                trailers: Mapping[str, str] | None) -> str | None:
+        """Commit ``content(tip)`` (a tree id and a message) on top of ``ref`` by compare-and-swap."""
         from dulwich.objects import Commit
 
         ref_b = check_ref(ref).encode()
         extra = [self._existing_commit(p) for p in parents_extra]
-        body = compose_message(message, run_id, trailers or {})
-        tree_id = write_tree(tree_files, self._add)
         when = time.time() if author_time is None else author_time
-
         made: dict[bytes, Commit] = {}
 
-        def attempt(old: bytes | None) -> bytes:
+        def attempt(old: bytes | None) -> bytes | None:
+            found = content(old.decode() if old is not None else None)
+            if found is None:
+                return old  # nothing to record: the ref stays where it is
+            tree_id, message = found
             commit = Commit()
             commit.tree = tree_id
             first = [old] if old is not None else []
@@ -279,16 +324,17 @@ class History:
             now = time.time()
             commit.commit_time, commit.commit_timezone = int(now), _utc_offset(now)
             commit.author_time, commit.author_timezone = int(when), _utc_offset(when)
-            commit.message = body
+            commit.message = compose_message(message, run_id, trailers or {})
             self._add(commit)
             self._sync_objects()  # the blob, tree and commit are on disk before the ref names them
             made[commit.id] = commit
             return commit.id
 
-        sha = self._move_ref(ref_b, attempt)[1]
-        append_commit(self._commit_log, made[sha])
-        return sha.decode()
-
+        old, new = self._move_ref(ref_b, attempt)
+        if new is None or new == old:
+            return None
+        append_commit(self._commit_log, made[new])
+        return new.decode()
 
     def set_ref(self, ref: str, sha: str, *, expected: str | None | _Unset = _ANY) -> None:
         """Point ``ref`` at an existing commit, by compare-and-swap.
@@ -341,8 +387,8 @@ class History:
                         f"{ref.decode()} is at {_show(old)}, not the expected {_show(expected)}"
                     )
                 new = make_new(old)
-                if new is None and old is None:
-                    return old, new  # deleting what is already gone
+                if new == old:
+                    return old, new  # nothing to change (say, deleting what is already gone)
                 try:
                     if self._swap(ref, old, new):
                         return old, new

@@ -144,3 +144,37 @@ def test_four_processes_record_a_hundred_runs(tmp_path: Path) -> None:
                             capture_output=True, text=True, check=True).stdout
     assert status.split("\n")[0] in ("?? .flowyml/", "?? writer.py") and "flowyml" not in subprocess.run(
         ["git", "branch", "-a"], cwd=tmp_path, env=_env(), capture_output=True, text=True).stdout
+
+
+REGISTRAR = '''
+import os, sys
+from flowyml import Model, Pipeline, step
+
+@step(outputs=["model"])
+def train(seed):
+    return Model({"weights": [seed, os.getpid()]}, name="shared")
+
+pipeline = Pipeline("trainer", enable_cache=False).add_step(train)
+for i in range(int(sys.argv[1])):
+    assert pipeline.run(context={"seed": i}).success
+'''
+
+
+@pytest.mark.slow
+def test_concurrent_registrations_of_one_model_get_distinct_versions(tmp_path: Path) -> None:
+    # The version number used to be read from the ref before the compare-and-swap: two
+    # runs registering at once could both write "v3".
+    (tmp_path / "registrar.py").write_text(REGISTRAR)
+    procs = [subprocess.Popen([sys.executable, "registrar.py", "5"], cwd=tmp_path, env=_env(),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(4)]
+    for p in procs:
+        _, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err.decode()
+    from flowyml.records import open_history
+    from flowyml.registry import versions
+
+    with open_history(start=tmp_path, create=False) as history:
+        found = versions(history, "model", "shared")
+    assert sorted(e.version for e in found) == list(range(1, 21))
+    assert [e.version for e in found] == list(range(20, 0, -1))  # newest first, one commit per version
+    assert len({e.oid for e in found}) == 20
