@@ -20,12 +20,9 @@ How writes stay safe:
   see :func:`~flowyml.store.locate.writes_plainly`) is written through ``Repo``.
   Reads find loose objects the same way; packed objects, walks and transports use
   :attr:`History.repo`, built on first use.
-* A ref moves only by compare-and-swap. Losing the race re-parents the new commit on
-  the new tip and tries again with backoff; :class:`~flowyml.errors.RefConflict` is
-  raised only when the ref stays busy for ``retry_deadline`` seconds.
-* Writers of one ref first take a per-ref OS lock so they queue instead of spinning
-  on git's ``<ref>.lock``, and ``.lock`` files left by dead processes are removed
-  (see :mod:`flowyml.store.reflock`).
+* A ref moves only by compare-and-swap, writers of one ref queue behind a per-ref
+  OS lock, and a commit's objects are durable before the ref names them (see
+  :mod:`flowyml.store.refwrite`).
 
 Trees of plain files are written and read by :mod:`flowyml.store.trees`; the
 repository is found or created by :mod:`flowyml.store.locate`.
@@ -39,8 +36,8 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from flowyml.errors import HistoryError, ObjectNotFound, RefConflict, RunNotFound
-from flowyml.store.commitlog import CommitFacts, LoggedFacts, append_commit, compose_message, truncate_log
+from flowyml.errors import HistoryError, ObjectNotFound, RunNotFound
+from flowyml.store.commitlog import CommitFacts, LoggedFacts, append_commit, truncate_log
 from flowyml.store.locate import (
     LooseObjects,
     config_mentions,
@@ -51,7 +48,7 @@ from flowyml.store.locate import (
     plain_refs,
     writes_plainly,
 )
-from flowyml.store.reflock import Backoff, RefLock, clear_if_stale, ref_lock_path
+from flowyml.store.refwrite import ANY, IDENTITY, RefWriter
 from flowyml.store.refnames import ROOT, RUNS_PREFIX, check_ref
 from flowyml.store.trees import read_file, read_files, write_tree
 
@@ -62,6 +59,8 @@ if TYPE_CHECKING:
 
     from dulwich.objects import ShaFile
     from dulwich.refs import DiskRefsContainer
+
+    from flowyml.store.refwrite import _Unset
     from dulwich.repo import Repo
 
     from flowyml.store.locate import GitDirs
@@ -69,18 +68,11 @@ if TYPE_CHECKING:
 
 __all__ = ["CommitInfo", "History", "RunEntry"]
 
-IDENTITY = b"flowyml <flowyml@localhost>"
-_ZERO = b"0" * 40
 _HEX_SHA = re.compile(r"^[0-9a-f]{40}$")
 # flowyml.inflight imports the repository lookup under its name from before the split.
 _discover = discover
 
 
-class _Unset:
-    """Marker for "no expected value given" in :meth:`History.set_ref`."""
-
-
-_ANY = _Unset()
 
 
 class History:
@@ -125,13 +117,13 @@ class History:
         self._repo_lock = threading.Lock()
         self.git_dir = os.path.abspath(dirs.common)
         self._own_dir = os.path.join(self.git_dir, "flowyml")
-        self._serialize = serialize_writers
-        self._stale = stale_lock_seconds
-        self._deadline = retry_deadline
         self._run_index: RunIndex | None = None
         self._commit_log = os.path.join(self._own_dir, "commits.log")
         self._index_lock = threading.RLock()
         self._refs, self._objects = self._writers(dirs)
+        self._writer = RefWriter(self._refs, self._objects, self.git_dir, self._own_dir,
+                                 serialize=serialize_writers, stale_seconds=stale_lock_seconds,
+                                 deadline=retry_deadline)
 
     def _writers(self, dirs: GitDirs) -> tuple[DiskRefsContainer, Any]:
         """The refs container and object writer for records (see the module docstring).
@@ -260,7 +252,7 @@ class History:
             ValueError: a bad ref, path, run id, trailer or parent.
             RefConflict: the ref stayed busy for ``retry_deadline`` seconds.
         """
-        tree_id = write_tree(tree_files, self._add)
+        tree_id = write_tree(tree_files, self._writer.add)
         sha = self._commit(ref, lambda _tip: (tree_id, message), parents_extra, author_time, run_id, trailers)
         assert sha is not None  # a new commit always moves the ref
         return sha
@@ -296,47 +288,24 @@ class History:
         """
         def content(tip: str | None) -> tuple[str, str] | None:
             made = make(tip)
-            return None if made is None else (write_tree(made[0], self._add), made[1])
+            return None if made is None else (write_tree(made[0], self._writer.add), made[1])
 
         return self._commit(ref, content, (), None, run_id, trailers)
 
-    def _commit(self, ref: str, content: Callable[[str | None], tuple[str, str] | None],
+    def _commit(self, ref: str, content: Callable[[str | None], tuple[bytes, str] | None],
                 parents_extra: Iterable[str], author_time: float | None, run_id: str | None,
                 trailers: Mapping[str, str] | None) -> str | None:
-        """Commit ``content(tip)`` (a tree id and a message) on top of ``ref`` by compare-and-swap."""
-        from dulwich.objects import Commit
-
+        """Commit ``content(tip)`` (a tree id and a message) on ``ref``; log it for listings."""
         ref_b = check_ref(ref).encode()
         extra = [self._existing_commit(p) for p in parents_extra]
         when = time.time() if author_time is None else author_time
-        made: dict[bytes, Commit] = {}
-
-        def attempt(old: bytes | None) -> bytes | None:
-            found = content(old.decode() if old is not None else None)
-            if found is None:
-                return old  # nothing to record: the ref stays where it is
-            tree_id, message = found
-            commit = Commit()
-            commit.tree = tree_id
-            first = [old] if old is not None else []
-            commit.parents = first + [p for p in dict.fromkeys(extra) if p not in first]
-            commit.author = commit.committer = IDENTITY
-            now = time.time()
-            commit.commit_time, commit.commit_timezone = int(now), _utc_offset(now)
-            commit.author_time, commit.author_timezone = int(when), _utc_offset(when)
-            commit.message = compose_message(message, run_id, trailers or {})
-            self._add(commit)
-            self._sync_objects()  # the blob, tree and commit are on disk before the ref names them
-            made[commit.id] = commit
-            return commit.id
-
-        old, new = self._move_ref(ref_b, attempt)
-        if new is None or new == old:
+        made = self._writer.commit(ref_b, content, extra, when, run_id, trailers)
+        if made is None:
             return None
-        append_commit(self._commit_log, made[new])
-        return new.decode()
+        append_commit(self._commit_log, made)
+        return made.id.decode()
 
-    def set_ref(self, ref: str, sha: str, *, expected: str | None | _Unset = _ANY) -> None:
+    def set_ref(self, ref: str, sha: str, *, expected: str | None | _Unset = ANY) -> None:
         """Point ``ref`` at an existing commit, by compare-and-swap.
 
         Args:
@@ -351,9 +320,9 @@ class History:
         """
         ref_b = check_ref(ref).encode()
         new = self._existing_commit(sha)
-        self._move_ref(ref_b, lambda _old: new, _expected_bytes(ref, expected))
+        self._writer.move(ref_b, lambda _old: new, _expected_bytes(ref, expected))
 
-    def delete_ref(self, ref: str, *, expected: str | None | _Unset = _ANY) -> bool:
+    def delete_ref(self, ref: str, *, expected: str | None | _Unset = ANY) -> bool:
         """Delete ``ref``, by compare-and-swap; its commits stay until ``git gc``.
 
         Args:
@@ -367,87 +336,17 @@ class History:
             RefConflict: the ref's tip is not ``expected``, or it stayed busy.
         """
         ref_b = check_ref(ref).encode()
-        if self.tip(ref) is None and isinstance(expected, _Unset):
+        if self.tip(ref) is None and expected is ANY:
             return False
-        old, _new = self._move_ref(ref_b, lambda _old: None, _expected_bytes(ref, expected))
+        old, _new = self._writer.move(ref_b, lambda _old: None, _expected_bytes(ref, expected))
         return old is not None
-
-    def _move_ref(
-        self, ref: bytes, make_new: Any, expected: bytes | None | _Unset = _ANY
-    ) -> tuple[bytes | None, bytes | None]:
-        """The compare-and-swap loop shared by every ref update; returns (old, new)."""
-        from dulwich.file import FileLocked
-
-        backoff = Backoff(self._deadline, ref)
-        with RefLock(ref_lock_path(self._own_dir, ref), self._serialize, backoff) as held:
-            while True:
-                old = self._read_tip(ref)
-                if not isinstance(expected, _Unset) and old != expected:
-                    raise RefConflict(
-                        f"{ref.decode()} is at {_show(old)}, not the expected {_show(expected)}"
-                    )
-                new = make_new(old)
-                if new == old:
-                    return old, new  # nothing to change (say, deleting what is already gone)
-                try:
-                    if self._swap(ref, old, new):
-                        return old, new
-                except FileLocked as exc:
-                    clear_if_stale(exc.lockfilename, held, self._stale)
-                except (FileExistsError, NotADirectoryError, IsADirectoryError) as exc:
-                    # git cannot hold both refs/x and refs/x/y (a file and a folder).
-                    raise HistoryError(
-                        f"{ref.decode()} clashes with an existing ref above or below it"
-                    ) from exc
-                backoff.wait()
-
-    def _swap(self, ref: bytes, old: bytes | None, new: bytes | None) -> bool:
-        """One compare-and-swap (or compare-and-delete) of a ref."""
-        refs = self._refs
-        now = time.time()
-        log = {"committer": IDENTITY, "timestamp": int(now), "timezone": _utc_offset(now)}
-        if new is None:
-            return bool(refs.remove_if_equals(ref, old or _ZERO, message=b"flowyml: delete", **log))
-        # dulwich appends to logs/<ref> and makes its folder with a bare mkdir, which
-        # fails when two writers create it at once; exist_ok here cannot.
-        os.makedirs(os.path.join(self.git_dir, "logs", *ref.decode().split("/")[:-1]), exist_ok=True)
-        return bool(refs.set_if_equals(ref, old or _ZERO, new, message=b"flowyml: record", **log))
-
-    def _sync_objects(self) -> None:
-        """Make the objects written so far durable (dulwich's own store fsyncs each as it goes)."""
-        sync = getattr(self._objects, "sync", None)
-        if sync is not None:
-            sync()
-
-    def _add(self, obj: ShaFile) -> None:
-        """Write one loose object; an existing copy counts as success."""
-        from dulwich.file import FileLocked
-
-        store = self._objects
-        backoff = Backoff(self._deadline, obj.id)
-        while True:
-            try:
-                store.add_object(obj)
-                return
-            except FileLocked as exc:
-                # A peer writing the same object, or a write killed midway.
-                if store.contains_loose(obj.id):
-                    return
-                clear_if_stale(exc.lockfilename, None, self._stale)
-            backoff.wait()
 
     # -- reading -------------------------------------------------------------
 
     def tip(self, ref: str) -> str | None:
         """The commit ``ref`` points at, or None if it does not exist."""
-        found = self._read_tip(check_ref(ref).encode())
+        found = self._writer.tip(check_ref(ref).encode())
         return found.decode() if found is not None else None
-
-    def _read_tip(self, ref: bytes) -> bytes | None:
-        try:
-            return self._refs[ref]
-        except KeyError:
-            return None
 
     def refs(self, prefix: str = ROOT) -> dict[str, str]:
         """Every ref whose name starts with ``prefix``, mapped to its commit.
@@ -700,18 +599,9 @@ def _commit_info(obj: Any) -> CommitInfo:
     )
 
 
-def _show(sha: bytes | None | _Unset) -> str:  # noqa: D103
-    return "nothing" if sha is None else sha.decode() if isinstance(sha, bytes) else "?"
-
-
 def _expected_bytes(ref: str, expected: str | None | _Unset) -> bytes | None | _Unset:
-    if isinstance(expected, _Unset) or expected is None:
+    if expected is ANY or expected is None:
         return expected
     if not _HEX_SHA.match(expected):
         raise ValueError(f"expected tip for {ref} is not a full commit id: {expected!r}")
     return expected.encode()
-
-
-def _utc_offset(when: float) -> int:
-    """The local time zone's offset east of UTC, in seconds, at ``when``."""
-    return time.localtime(when).tm_gmtoff or 0
