@@ -445,7 +445,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--rows", type=int, default=5_000_000, help="DataFrame rows (0 skips the DataFrame case)")
     p.add_argument("--reps", type=int, default=5, help="repetitions of each chain case, ours")
     p.add_argument("--peer-reps", type=int, default=3, help="repetitions of each chain case, peer")
-    p.add_argument("--frame-reps", type=int, default=5, help="repetitions of the DataFrame cases")
+    p.add_argument("--frame-reps", type=int, default=7, help="repetitions of the DataFrame cases (a VM adds 0.5-1 s to some)")
     p.add_argument("--import-reps", type=int, default=21, help="repetitions of the import, ours")
     p.add_argument("--peer-import-reps", type=int, default=7, help="repetitions of the import, peer")
     p.add_argument("--quick", action="store_true", help="one repetition of everything, 500,000 rows")
