@@ -21,7 +21,23 @@ and one context-variable lookup when no recorder is active. What is recorded:
 * not a file this recorder saw opened for writing first: that is the step's own output.
 
 Files opened natively by C/C++/Rust code (pyarrow's and polars' readers) raise no
-audit event; such readers can call ``record_read``.
+audit event. ``nativereads`` wraps the known reader entry points (``pd.read_parquet``,
+``pq.read_table``, ``pl.scan_parquet``...) when a recorder becomes active; they declare
+their source through ``record_source``, which applies the rules above and also takes:
+
+* a directory (a partitioned dataset, a Delta table): recorded as one dependency whose
+  digest covers the relative names and contents of every regular file under it, so
+  an edited, added, removed or renamed partition is a change and a touched one is not;
+* a glob pattern with ``*`` or ``?`` that names no file (polars expands them):
+  recorded as the pattern, whose digest covers the names and contents of the files
+  it matches, so a new matching file is a change;
+* a list or tuple of these; not file objects or buffers (an ``open()`` was already
+  recorded by the hook), nor URLs (``s3://``, ``file://``).
+
+A file a native writer created (``df.to_parquet``) raises no audit event either, so
+if the step reads it back natively it counts as an input; its digest is taken after
+the step, so this costs nothing unless the step writes different bytes each time.
+Other native code can call ``record_read`` (one path, no rules applied).
 
 The recording is per thread (a context variable, so also per asyncio task): a thread
 started inside the step is not recorded.
@@ -30,15 +46,17 @@ started inside the step is not recorded.
 from __future__ import annotations
 
 import contextvars
+import glob
 import os
 import stat
 import sys
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from types import TracebackType
 
-__all__ = ["MISSING", "FileReads", "changed_files", "digest_files", "ignore_dir", "record_read"]
+__all__ = ["MISSING", "FileReads", "changed_files", "digest_files", "ignore_dir", "record_read",
+           "record_source"]
 
 MISSING = "missing"
 """The digest of a path that does not exist (or is not a regular file)."""
@@ -47,6 +65,7 @@ _ACTIVE: contextvars.ContextVar[tuple[FileReads, ...]] = contextvars.ContextVar(
     "flowyml_file_reads", default=())
 _INSTALL_LOCK = threading.Lock()
 _installed = False
+_wrap_readers: Callable[[], None] = lambda: None  # nativereads.wrap_readers, from the first recorder
 _prepared = False
 _ignored: tuple[str, ...] = ()        # folders (ending in os.sep) never recorded
 _skipped_callers: frozenset[str] = frozenset()
@@ -60,6 +79,8 @@ _THREADED_HASH_BYTES = 16 << 20
 _RACY_NS = 2_000_000_000
 _MEMO_LIMIT = 65536
 _digests: dict[str, tuple[tuple[int, ...], str]] = {}
+# Only these make a missing path a glob pattern: "[" is common in real file names.
+_GLOB_MAGIC = frozenset("*?")
 
 
 class FileReads:
@@ -83,6 +104,7 @@ class FileReads:
 
     def __enter__(self) -> FileReads:
         _install_hook()
+        _wrap_readers()
         self._token = _ACTIVE.set(_ACTIVE.get() + (self,))
         return self
 
@@ -112,6 +134,32 @@ def record_read(path: str | os.PathLike[str]) -> None:
         absolute = os.path.abspath(os.fspath(path))
         for recorder in recorders:
             recorder._opened(absolute, True)
+
+
+def record_source(source: object) -> None:
+    """Declare the source a native reader was given (what ``nativereads`` wrappers call).
+
+    Args:
+        source: a path (``str`` or ``os.PathLike``: a file, a directory or a glob
+            pattern) or a list/tuple of paths. Anything else (a file object, a buffer)
+            and URLs are ignored. The rules of the audit hook apply: reads only,
+            nothing under ignored folders, no devices.
+    """
+    recorders = _ACTIVE.get()
+    if not recorders:
+        return
+    if isinstance(source, (list, tuple)):
+        for item in source:
+            record_source(item)
+        return
+    if not isinstance(source, (str, os.PathLike)):
+        return  # bytes are contents to polars and pyarrow, not a file name
+    path = os.fsdecode(os.fspath(source))
+    if "://" in path:
+        return  # a URL: not a local file
+    if not _prepared:
+        _prepare()
+    _record_path(os.path.abspath(path), True, recorders, native=True)
 
 
 def ignore_dir(path: str | os.PathLike[str]) -> None:
@@ -157,11 +205,14 @@ def changed_files(deps: dict[str, str]) -> list[str]:
 
 
 def _install_hook() -> None:
-    global _installed
+    global _installed, _wrap_readers
     if _installed:
         return
     with _INSTALL_LOCK:
         if not _installed:
+            from flowyml.execution.nativereads import wrap_readers
+
+            _wrap_readers = wrap_readers
             sys.addaudithook(_audit)
             _installed = True
 
@@ -213,12 +264,19 @@ def _record_open(args: tuple, recorders: tuple[FileReads, ...], caller: object) 
         _prepare()
     if filename in _skipped_callers:
         return  # source lines fetched for a traceback
-    reading = _is_read(mode, flags)
-    path = os.path.abspath(os.fsdecode(os.fspath(path)))
-    if path.startswith(_ignored) or not _is_file_or_missing(path):
+    _record_path(os.path.abspath(os.fsdecode(os.fspath(path))), _is_read(mode, flags), recorders)
+
+
+def _record_path(path: str, reading: bool, recorders: tuple[FileReads, ...], native: bool = False) -> None:
+    """Record an absolute path unless ignored; directories only from native readers."""
+    if path.startswith(_ignored):
         return
-    for recorder in recorders:
-        recorder._opened(path, reading)
+    kind = _kind(path)
+    if kind == "directory" and native and not _with_sep(path).startswith(_ignored):
+        kind = "file"  # a partitioned dataset: its digest covers the files under it
+    if kind == "file":
+        for recorder in recorders:
+            recorder._opened(path, reading)
 
 
 def _is_read(mode: str | None, flags: int) -> bool:
@@ -228,13 +286,15 @@ def _is_read(mode: str | None, flags: int) -> bool:
     return access != os.O_WRONLY and not flags & os.O_TRUNC
 
 
-def _is_file_or_missing(path: str) -> bool:
+def _kind(path: str) -> str:
+    """``"file"`` for a regular file or a missing path, ``"directory"``, or ``"other"``."""
     try:
-        return stat.S_ISREG(os.stat(path).st_mode)
+        mode = os.stat(path).st_mode
     except (FileNotFoundError, NotADirectoryError):
-        return True
+        return "file"
     except OSError:
-        return False
+        return "other"
+    return "file" if stat.S_ISREG(mode) else "directory" if stat.S_ISDIR(mode) else "other"
 
 
 def _with_sep(path: str) -> str:
@@ -248,7 +308,9 @@ def _digest(path: str) -> str:
     try:
         before = os.stat(path)
     except (FileNotFoundError, NotADirectoryError):
-        return MISSING
+        return _digest_glob(path) if _GLOB_MAGIC.intersection(path) else MISSING
+    if stat.S_ISDIR(before.st_mode):
+        return _digest_tree(path)
     if not stat.S_ISREG(before.st_mode):
         return MISSING
     key = _stat_key(before)
@@ -266,6 +328,30 @@ def _digest(path: str) -> str:
             _digests.clear()
         _digests[path] = (key, digest)
     return digest
+
+
+def _digest_tree(folder: str) -> str:
+    """A directory's digest: relative names and digests of the regular files under it."""
+    entries = []
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not _with_sep(os.path.join(root, d)).startswith(_ignored))
+        for name in files:
+            path = os.path.join(root, name)
+            if os.path.isfile(path):
+                entries.append((os.path.relpath(path, folder), _digest(path)))
+    return _digest_entries(sorted(entries))
+
+
+def _digest_glob(pattern: str) -> str:
+    """A glob pattern's digest: the files it matches and their digests (``MISSING`` if none)."""
+    matches = sorted(p for p in glob.glob(pattern, recursive=True) if os.path.isfile(p))
+    return _digest_entries([(p, _digest(p)) for p in matches]) if matches else MISSING
+
+
+def _digest_entries(entries: list[tuple[str, str]]) -> str:
+    import blake3
+
+    return blake3.blake3("".join(f"{name}\0{digest}\n" for name, digest in entries).encode()).hexdigest()
 
 
 def _stat_key(st: os.stat_result) -> tuple[int, ...]:
