@@ -368,7 +368,9 @@ class History:
         Raises:
             ObjectNotFound: no commit with this id.
         """
-        return _commit_info(self._commit_object(sha))
+        from flowyml.store.runindex import CommitInfo
+
+        return CommitInfo.of(self._commit_object(sha))
 
     def _commit_object(self, sha: str) -> Any:
         from dulwich.objects import Commit
@@ -393,6 +395,8 @@ class History:
         Yields:
             One :class:`CommitInfo` per commit; nothing if the ref does not exist.
         """
+        from flowyml.store.runindex import CommitInfo
+
         tip = self.tip(ref)
         if tip is None or limit == 0:
             return
@@ -402,7 +406,7 @@ class History:
                 continue
             if limit is not None and count >= skip + limit:
                 return
-            yield _commit_info(obj)
+            yield CommitInfo.of(obj)
 
     def _first_parents(self, sha: str) -> Iterator[Any]:
         current: str | None = sha
@@ -583,20 +587,6 @@ def __getattr__(name: str) -> Any:
 
         return getattr(runindex, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def _commit_info(obj: Any) -> CommitInfo:
-    """A :class:`CommitInfo` from a dulwich commit."""
-    from flowyml.store.runindex import CommitInfo
-
-    return CommitInfo(
-        sha=obj.id.decode(),
-        message=obj.message.decode("utf-8", "replace"),
-        time=obj.commit_time,
-        parents=tuple(p.decode() for p in obj.parents),
-        tree=obj.tree.decode(),
-        author_time=obj.author_time,
-    )
 
 
 def _expected_bytes(ref: str, expected: str | None | _Unset) -> bytes | None | _Unset:

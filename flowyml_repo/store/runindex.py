@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from flowyml.errors import AmbiguousRunId, RunNotFound
 
@@ -66,6 +66,13 @@ class CommitInfo:
     def summary(self) -> str:
         """The first line of the message."""
         return self.message.split("\n", 1)[0]
+
+    @classmethod
+    def of(cls, commit: Any) -> CommitInfo:
+        """The facts of a dulwich ``Commit``."""
+        return cls(sha=commit.id.decode(), message=commit.message.decode("utf-8", "replace"),
+                   time=commit.commit_time, parents=tuple(p.decode() for p in commit.parents),
+                   tree=commit.tree.decode(), author_time=commit.author_time)
 
     @property
     def trailers(self) -> dict[str, str]:
